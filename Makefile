@@ -1,0 +1,40 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run demo test lint typecheck unit bench check-plan clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## the real bot: needs DISCORD_TOKEN in the environment or .env
+	$(BIN)/python -m bot run
+
+demo: $(STAMP)  ## the bot offline, in a browser preview on 127.0.0.1
+	$(BIN)/python -m bot demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+check-plan: $(STAMP)
+	$(BIN)/python -m bot check-plan $(or $(PLAN),bot/data/backend-learning-plan.md)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

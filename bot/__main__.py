@@ -1,0 +1,84 @@
+"""`python -m bot run | demo | check-plan PATH`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.plan import PlanError, load_plan
+
+
+def configure_logging(level: int) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    logging.getLogger("discord.http").setLevel(max(level, logging.WARNING))
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
+
+
+def check_plan(path: Path) -> int:
+    try:
+        plan = load_plan(path)
+    except OSError as error:
+        print(f"cannot read {path}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except PlanError as error:
+        print(f"{path}: {len(error.problems)} problem(s)", file=sys.stderr)
+        for line, message in error.problems:
+            print(f"  line {line}: {message}" if line else f"  {message}", file=sys.stderr)
+        return 1
+    print(f"{plan.title}: {plan.total} steps in {len(plan.phases)} phases")
+    for phase in plan.phases:
+        print(f"\n## {phase.number}. {phase.name} (steps {phase.range_label})")
+        for number in phase.steps:
+            step = plan.step(number)
+            print(f"  {step.number:>3}. {step.title}\n       exercise: {step.exercise}")
+    return 0
+
+
+async def run_bot(settings: Settings) -> None:
+    from bot.app import create_bot
+
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        raise SettingsError("discord_token (env DISCORD_TOKEN): not set; put the bot token in .env or the "
+                            "environment (see .env.example), or try `make demo`, which needs none")
+    bot = create_bot(settings)
+    async with bot:
+        await bot.start(settings.discord_token.get_secret_value())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Stepwise, the study-companion bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="connect to Discord (needs DISCORD_TOKEN)")
+    demo = sub.add_parser("demo", help="run offline against a simulated Discord in your browser")
+    demo.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    demo.add_argument("--no-wait", action="store_true", help="set up, print the URL, and exit (for checks)")
+    check = sub.add_parser("check-plan", help="validate a plan file and print its phases and steps")
+    check.add_argument("path", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "check-plan":
+        return check_plan(args.path)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level_number)
+        settings.load_plan()  # a bad plan stops start-up here, with one line
+        if args.command == "run":
+            asyncio.run(run_bot(settings))
+        else:
+            from bot.demo import run_demo
+
+            asyncio.run(run_demo(settings, port=args.port, wait=not args.no_wait))
+    except SettingsError as error:
+        print(f"stepwise: cannot start: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""Building the bot: `create_bot(settings)` wires settings, plan, database, cogs and scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import discord
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.plan import Plan
+from bot.tree import StepwiseTree
+from bot.ui.pager import PageSource
+from db.database import Database
+from db.settings import COMMAND_HASH_KEY, get_meta, set_meta
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.meta",
+    "cogs.plan",
+)
+TICK_SECONDS = 30
+
+Clock = Callable[[], datetime]
+ScheduledJob = Callable[[datetime], Awaitable[None]]
+
+
+class StepwiseBot(commands.Bot):
+    """The bot and the resources it owns. Build it with `create_bot`."""
+
+    def __init__(self, settings: Settings, plan: Plan, *, clock: Clock | None = None,
+                 extensions: tuple[str, ...] = EXTENSIONS) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            tree_cls=StepwiseTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+        self.plan = plan
+        self.clock: Clock = clock or discord.utils.utcnow
+        self.db = Database(settings.database_path)
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.extension_names = extensions
+        self.synced = False  # whether this start-up pushed the command tree to Discord
+        self.page_sources: dict[str, PageSource] = {}  # paged lists, by kind (see bot.ui.pager)
+        self._scheduled_jobs: dict[str, ScheduledJob] = {}
+        self._tick_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def setup_hook(self) -> None:
+        await self.db.open()
+        await self.db.migrate()
+        for name in self.extension_names:
+            await self.load_extension(name)
+        await self.sync_commands_if_changed()
+        self.scheduler.add_job(self._tick, "interval", seconds=TICK_SECONDS, id="stepwise-tick",
+                               max_instances=1, coalesce=True, misfire_grace_time=TICK_SECONDS)
+        self.scheduler.start()
+
+    async def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        try:
+            await super().close()
+        finally:
+            await self.db.close()
+
+    # ------------------------------------------------------------------ commands
+
+    def command_tree_hash(self) -> str:
+        guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        payload = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands(guild=guild)]
+        payload.sort(key=lambda c: str(c.get("name")))
+        text = json.dumps({"guild": self.settings.dev_guild_id, "commands": payload}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    async def sync_commands_if_changed(self, *, force: bool = False) -> bool:
+        """Push the command tree to Discord only when it differs from the last one pushed."""
+        if self.settings.dev_guild_id:
+            self.tree.copy_global_to(guild=discord.Object(self.settings.dev_guild_id))
+        digest = self.command_tree_hash()
+        if not force and await get_meta(self.db, COMMAND_HASH_KEY) == digest:
+            log.info("command tree unchanged; not syncing")
+            return False
+        guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        synced = await self.tree.sync(guild=guild)
+        await set_meta(self.db, COMMAND_HASH_KEY, digest)
+        self.synced = True
+        log.info("synced %d commands %s", len(synced), f"to guild {guild.id}" if guild else "globally")
+        return True
+
+    # ------------------------------------------------------------------ scheduled work
+
+    def add_scheduled_job(self, name: str, job: ScheduledJob) -> None:
+        """Register work for `run_scheduled`. Jobs must be idempotent for the same `now`."""
+        self._scheduled_jobs[name] = job
+
+    def remove_scheduled_job(self, name: str) -> None:
+        self._scheduled_jobs.pop(name, None)
+
+    async def run_scheduled(self, now: datetime | None = None) -> None:
+        """Run every scheduled job due at `now` (default: the clock). Safe to call again for the same instant."""
+        instant = now or self.clock()
+        async with self._tick_lock:
+            for name, job in list(self._scheduled_jobs.items()):
+                try:
+                    await job(instant)
+                except Exception:
+                    log.exception("scheduled job %s failed at %s", name, instant.isoformat())
+
+    async def _tick(self) -> None:
+        if self.is_ready():
+            await self.run_scheduled()
+
+
+def create_bot(settings: Settings, *, clock: Clock | None = None, **kwargs: Any) -> StepwiseBot:
+    """A fresh, unstarted bot. Raises SettingsError when the plan cannot be loaded."""
+    return StepwiseBot(settings, settings.load_plan(), clock=clock, **kwargs)

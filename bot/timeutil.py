@@ -1,0 +1,147 @@
+"""Wall-clock arithmetic in IANA time zones. Pure Python, no Discord.
+
+Every function takes the instant it reasons about (`now`, `after`) as an
+aware datetime; nothing here reads the system clock.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+ALL_DAYS: frozenset[int] = frozenset(range(7))  # 0 = Monday, as date.weekday()
+WEEKDAYS: frozenset[int] = frozenset(range(5))
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HHMM = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+Period = Literal["all", "week", "month"]
+
+
+def parse_hhmm(text: str) -> time:
+    """'09:30' -> time(9, 30). ValueError with a message a member can act on."""
+    match = HHMM.match(text or "")
+    if not match:
+        raise ValueError(f"`{text}` is not a time of day. Use 24-hour HH:MM, for example `09:00` or `18:30`.")
+    hour, minute = int(match[1]), int(match[2])
+    if hour > 23 or minute > 59:
+        raise ValueError(f"`{text}` is not a valid time: hours go 00–23 and minutes 00–59, for example `21:45`.")
+    return time(hour, minute)
+
+
+def resolve_timezone(name: str) -> ZoneInfo:
+    """An IANA zone by name (case-insensitive). ValueError naming an example when unknown."""
+    cleaned = (name or "").strip()
+    canonical = _zones_by_folded().get(cleaned.casefold())
+    if canonical is None:
+        raise ValueError(
+            f"`{cleaned}` is not a time zone I know. Use an IANA name such as `Europe/Berlin`, "
+            "`America/New_York` or `UTC` (start typing and pick one from the list)."
+        )
+    try:
+        return ZoneInfo(canonical)
+    except (ZoneInfoNotFoundError, ValueError) as error:  # pragma: no cover - listed zones load
+        raise ValueError(f"`{cleaned}` could not be loaded as a time zone.") from error
+
+
+@cache
+def _zones_by_folded() -> dict[str, str]:
+    zones = {z for z in available_timezones() if not z.startswith(("Etc/", "SystemV/", "posix/", "right/"))}
+    zones |= {"UTC"}
+    return {z.casefold(): z for z in sorted(zones)}
+
+
+def search_timezones(query: str, limit: int = 25) -> list[str]:
+    """IANA names matching `query`, best first: city prefix, then name prefix, then substring."""
+    folded = (query or "").strip().casefold().replace(" ", "_")
+    names = list(_zones_by_folded().values())
+    if not folded:
+        popular = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "America/Chicago",
+                   "America/Los_Angeles", "Asia/Kolkata", "Asia/Tokyo", "Australia/Sydney"]
+        return popular[:limit]
+    ranked: list[tuple[int, str]] = []
+    for name in names:
+        low = name.casefold()
+        city = low.rsplit("/", 1)[-1]
+        if city.startswith(folded):
+            ranked.append((0, name))
+        elif low.startswith(folded):
+            ranked.append((1, name))
+        elif folded in low:
+            ranked.append((2, name))
+    ranked.sort()
+    return [name for _, name in ranked[:limit]]
+
+
+def local_wall_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The UTC instant when the wall clock in `tz` reads `at` on `day`.
+
+    A time that does not exist that day (spring forward) maps to the first
+    valid instant after it; a time that happens twice (fall back) maps to its
+    first occurrence.
+    """
+    naive = datetime.combine(day, at)
+    first = naive.replace(tzinfo=tz, fold=0)
+    utc = first.astimezone(UTC)
+    # A time in a gap does not round-trip: it comes back shifted.
+    if utc.astimezone(tz).replace(tzinfo=None) != naive:
+        # Walk forward minute by minute from the gap start to the first valid local time.
+        probe = naive
+        while True:
+            probe += timedelta(minutes=1)
+            candidate = probe.replace(tzinfo=tz, fold=0).astimezone(UTC)
+            if candidate.astimezone(tz).replace(tzinfo=None) == probe:
+                return candidate
+    return utc
+
+
+def next_occurrence(after: datetime, at: time, tz: ZoneInfo, weekdays: frozenset[int] = ALL_DAYS) -> datetime:
+    """The first instant strictly after `after` when the local time in `tz` is `at` on one of `weekdays`.
+
+    Returns an aware UTC datetime. See local_wall_to_utc for DST gaps and folds.
+    """
+    if not weekdays:
+        raise ValueError("weekdays must not be empty")
+    _require_aware(after)
+    start = after.astimezone(tz).date() - timedelta(days=1)
+    for offset in range(9):
+        day = start + timedelta(days=offset)
+        if day.weekday() not in weekdays:
+            continue
+        instant = local_wall_to_utc(day, at, tz)
+        if instant > after:
+            return instant
+    raise AssertionError("unreachable: a week always has a chosen weekday")  # pragma: no cover
+
+
+def local_date(instant: datetime, tz: ZoneInfo) -> date:
+    _require_aware(instant)
+    return instant.astimezone(tz).date()
+
+
+def period_start(now: datetime, tz: ZoneInfo, period: Period) -> datetime | None:
+    """UTC instant when the current local week (from Monday 00:00) or month began; None for 'all'."""
+    _require_aware(now)
+    if period == "all":
+        return None
+    today = now.astimezone(tz).date()
+    first = today - timedelta(days=today.weekday()) if period == "week" else today.replace(day=1)
+    return local_wall_to_utc(first, time(0, 0), tz)
+
+
+def period_key(instant: datetime, tz: ZoneInfo, period: Period) -> str:
+    """A stable label for the local week ('2026-W05', ISO) or month ('2026-02') containing `instant`."""
+    day = local_date(instant, tz)
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == "month":
+        return f"{day.year}-{day.month:02d}"
+    return "all"
+
+
+def _require_aware(value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("expected an aware datetime")

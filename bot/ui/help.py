@@ -1,0 +1,62 @@
+"""The /help embed, built from the command tree so it grows with every cog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import discord
+from discord import app_commands
+
+from bot.ui.plan_views import BRAND
+
+
+@dataclass(frozen=True, slots=True)
+class HelpSection:
+    title: str
+    description: str
+    lines: tuple[str, ...]
+
+
+def command_lines(commands: Iterable[app_commands.Command | app_commands.Group]) -> list[str]:
+    """One line per slash command, subcommands flattened: '`/plan step` · Show one step'."""
+    lines: list[str] = []
+    for command in commands:
+        if isinstance(command, app_commands.Group):
+            admin = command.default_permissions is not None
+            for sub in command.walk_commands():
+                if isinstance(sub, app_commands.Command):
+                    lines.append(_line(sub, admin))
+        else:
+            lines.append(_line(command, command.default_permissions is not None))
+    return lines
+
+
+def _line(command: app_commands.Command, admin: bool) -> str:
+    options = " ".join(f"`{p.name}`" if p.required else f"`[{p.name}]`" for p in command.parameters)
+    suffix = " *(admins)*" if admin else ""
+    return f"**/{command.qualified_name}** {options} · {command.description}{suffix}".replace("  ", " ")
+
+
+def help_embed(plan_title: str, total_steps: int, sections: Sequence[HelpSection]) -> discord.Embed:
+    embed = discord.Embed(
+        title="Stepwise: your study companion",
+        description=(
+            f"I walk this server through **{plan_title}**, {total_steps} steps, each a topic and a hands-on "
+            "exercise. Browse the plan, mark your progress, get a daily reminder, and see everyone move "
+            "on the leaderboard. Start with `/plan next`."
+        ),
+        colour=BRAND,
+    )
+    for section in sections:
+        value = "\n".join(section.lines)
+        if len(value) > 1024:  # keep within Discord's field limit, whole lines only
+            kept: list[str] = []
+            for line in section.lines:
+                if len("\n".join([*kept, line])) > 1010:
+                    break
+                kept.append(line)
+            value = "\n".join([*kept, "…"])
+        embed.add_field(name=section.title, value=value or section.description, inline=False)
+    embed.set_footer(text="Options in [brackets] are optional. Replies only you can see are marked 'Only you'.")
+    return embed

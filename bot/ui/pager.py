@@ -1,0 +1,97 @@
+"""Pagination with buttons that outlive restarts.
+
+A paged reply carries its state in the buttons' custom ids
+(`sw:pg:<kind>:<owner>:<page>:<dir>:<arg>`), so no view is held in memory and
+no timeout has to fire: a click re-reads the data and redraws that page. Each
+kind of paged list registers a `PageSource` on the bot (`bot.page_sources`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import discord
+
+from bot.tree import send_ephemeral
+
+CUSTOM_ID_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    embed: discord.Embed
+    index: int  # 0-based, already clamped to the available pages
+    count: int  # how many pages there are (at least 1)
+
+
+PageSource = Callable[[discord.Interaction, int, int, str], Awaitable[Page]]
+"""(interaction, owner_id, requested page, arg) -> the page to show."""
+
+
+class HasPageSources(Protocol):
+    page_sources: dict[str, PageSource]
+
+
+def clamp(index: int, count: int) -> int:
+    return max(0, min(index, max(count, 1) - 1))
+
+
+def page_slice(items_count: int, index: int, per_page: int) -> tuple[int, int, int]:
+    """(clamped index, page count, start offset) for a list of `items_count` items."""
+    count = max(1, -(-items_count // per_page))
+    index = clamp(index, count)
+    return index, count, index * per_page
+
+
+def _custom_id(kind: str, owner: int, page: int, direction: str, arg: str) -> str:
+    custom_id = f"sw:pg:{kind}:{owner}:{page}:{direction}:{arg}"
+    return custom_id[:CUSTOM_ID_LIMIT]
+
+
+def pager_view(kind: str, owner: int, page: Page, arg: str = "") -> discord.ui.View:
+    """Previous / 'n of m' / next buttons for `page`; no buttons when everything fits on one page."""
+    view = discord.ui.View(timeout=None)
+    if page.count <= 1:
+        return view
+    view.add_item(PageButton(kind, owner, page.index - 1, "p", arg, label="◀ Previous", disabled=page.index == 0))
+    view.add_item(PageButton(kind, owner, page.index, "x", arg, label=f"Page {page.index + 1} of {page.count}",
+                             disabled=True))
+    view.add_item(PageButton(kind, owner, page.index + 1, "n", arg, label="Next ▶",
+                             disabled=page.index >= page.count - 1))
+    return view
+
+
+class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                 template=r"sw:pg:(?P<kind>[a-z-]+):(?P<owner>\d+):(?P<page>-?\d+):(?P<dir>[pnx]):(?P<arg>.*)"):
+    """Any pager button; the bot registers this one class with `add_dynamic_items`."""
+
+    def __init__(self, kind: str, owner: int, page: int, direction: str, arg: str, *,
+                 label: str = "\u200b", disabled: bool = False) -> None:
+        super().__init__(discord.ui.Button(custom_id=_custom_id(kind, owner, page, direction, arg), label=label,
+                                           style=discord.ButtonStyle.secondary, disabled=disabled))
+        self.kind, self.owner, self.page, self.arg = kind, owner, page, arg
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> PageButton:
+        return cls(match["kind"], int(match["owner"]), int(match["page"]), match["dir"], match["arg"])
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        if interaction.user.id != self.owner:
+            await send_ephemeral(interaction, "These buttons belong to whoever ran the command: "
+                                              "run it yourself to browse your own copy.")
+            return False
+        return True
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client: Any = interaction.client
+        source: PageSource | None = getattr(client, "page_sources", {}).get(self.kind)
+        if source is None:
+            await send_ephemeral(interaction, "This list is no longer available: run the command again.")
+            return
+        page = await source(interaction, self.owner, self.page, self.arg)
+        await interaction.response.edit_message(embed=page.embed, view=pager_view(self.kind, self.owner, page,
+                                                                                 self.arg))

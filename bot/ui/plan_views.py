@@ -1,0 +1,142 @@
+"""Embeds and buttons for browsing the plan."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import discord
+
+from bot.plan import Phase, Plan, Step
+from bot.progress import Status
+from bot.tree import send_ephemeral
+from bot.ui.pager import Page, page_slice
+
+BRAND = discord.Colour(0x5B8DEF)
+SUCCESS = discord.Colour(0x3BA55D)
+MAX_CHOICES = 25
+PHASES_PER_PAGE = 8
+RESULTS_PER_PAGE = 8
+STATUS_LABEL = {
+    Status.DONE: "✅ Done",
+    Status.SKIPPED: "⏭️ Skipped",
+    Status.IN_PROGRESS: "🔄 In progress",
+}
+
+
+def bar(done: int, total: int, width: int = 10) -> str:
+    """A text progress bar: `▰▰▰▱▱▱▱▱▱▱`."""
+    filled = 0 if total <= 0 else round(width * done / total)
+    return "▰" * filled + "▱" * (width - filled)
+
+
+def escape(text: str) -> str:
+    """Member or plan text shown as text: no Markdown, no mentions."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def step_line(step: Step, status: Status | None = None) -> str:
+    mark = {Status.DONE: "✅", Status.SKIPPED: "⏭️", Status.IN_PROGRESS: "🔄"}.get(status, "▫️") if status else "▫️"
+    return f"{mark} **{step.number}.** {step.title}"
+
+
+def step_embed(plan: Plan, step: Step, status: Status | None = None, note: str | None = None) -> discord.Embed:
+    phase = plan.phase_of(step.number)
+    embed = discord.Embed(title=f"Step {step.number} of {plan.total}: {step.title}", colour=BRAND)
+    embed.add_field(name="Exercise", value=step.exercise, inline=False)
+    embed.add_field(name="Phase", value=f"{phase.number}. {phase.name} (steps {phase.range_label})")
+    embed.add_field(name="Your status", value=STATUS_LABEL.get(status, "Not started") if status else "Not started")
+    if note:
+        embed.add_field(name="Your note", value=escape(note)[:1024], inline=False)
+    embed.set_footer(text=plan.title)
+    return embed
+
+
+class StepNavButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"sw:step:(?P<owner>\d+):(?P<n>\d+)"):
+    """◀ / ▶ under a step: shows step n to the member who asked (persistent: works after restarts)."""
+
+    def __init__(self, owner: int, number: int, *, label: str = "\u200b", disabled: bool = False) -> None:
+        super().__init__(discord.ui.Button(custom_id=f"sw:step:{owner}:{number}", label=label,
+                                           style=discord.ButtonStyle.secondary, disabled=disabled))
+        self.owner, self.number = owner, number
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> StepNavButton:
+        return cls(int(match["owner"]), int(match["n"]))
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        if interaction.user.id != self.owner:
+            await send_ephemeral(interaction, f"Run `/plan step number:{self.number}` to browse the plan yourself.")
+            return False
+        return True
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        client: Any = interaction.client
+        embed, view = await client.get_cog("Plan").render_step(interaction, self.number)
+        await interaction.response.edit_message(embed=embed, view=view)
+
+
+def step_nav(plan: Plan, owner: int, step: Step) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    before, after = plan.before(step.number), plan.after(step.number)
+    view.add_item(StepNavButton(owner, before.number if before else step.number,
+                                label=f"◀ Step {before.number}" if before else "◀ Start", disabled=before is None))
+    view.add_item(StepNavButton(owner, after.number if after else step.number,
+                                label=f"Step {after.number} ▶" if after else "End ▶", disabled=after is None))
+    return view
+
+
+def overview_page(plan: Plan, done_per_phase: Sequence[tuple[Phase, int]], index: int, who: str) -> Page:
+    index, count, start = page_slice(len(done_per_phase), index, PHASES_PER_PAGE)
+    done_total = sum(done for _, done in done_per_phase)
+    embed = discord.Embed(
+        title=f"{plan.title}: {plan.total} steps in {len(plan.phases)} phases",
+        description=f"{escape(who)}: **{done_total}/{plan.total}** steps done {bar(done_total, plan.total)}",
+        colour=BRAND,
+    )
+    for phase, done in done_per_phase[start : start + PHASES_PER_PAGE]:
+        check = " ✅" if done == len(phase.steps) else ""
+        embed.add_field(
+            name=f"{phase.number}. {phase.name}{check}",
+            value=f"Steps {phase.range_label} · {done}/{len(phase.steps)} done {bar(done, len(phase.steps), 8)}",
+            inline=False,
+        )
+    embed.set_footer(text="Open a step with /plan step · find one with /plan search")
+    return Page(embed, index, count)
+
+
+def search_page(plan: Plan, query: str, results: Sequence[Step], statuses: Mapping[int, Status],
+                index: int) -> Page:
+    index, count, start = page_slice(len(results), index, RESULTS_PER_PAGE)
+    shown = escape(query)
+    if not results:
+        embed = discord.Embed(
+            title=f"No step matches “{shown}”",
+            description="Try a shorter word or another spelling, for example `sql`, `auth` or `docker`. "
+                        "`/plan overview` lists every phase.",
+            colour=BRAND,
+        )
+        return Page(embed, 0, 1)
+    embed = discord.Embed(title=f"{len(results)} step{'s' if len(results) != 1 else ''} match “{shown}”",
+                          colour=BRAND)
+    for step in results[start : start + RESULTS_PER_PAGE]:
+        status = f"{STATUS_LABEL[statuses[step.number]]} · " if step.number in statuses else ""
+        embed.add_field(name=f"{step.number}. {step.title}"[:256], value=f"{status}Exercise: {step.exercise}"[:1024],
+                        inline=False)
+    embed.set_footer(text="Open one with /plan step")
+    return Page(embed, index, count)
+
+
+def step_choices(plan: Plan, current: str) -> list[discord.app_commands.Choice[int]]:
+    """Autocomplete for a step number: by number prefix, or by words of the title or exercise."""
+    text = current.strip()
+    if not text:
+        matches = list(plan.steps)
+    elif text.isdigit():
+        matches = [s for s in plan.steps if str(s.number).startswith(text)]
+    else:
+        matches = plan.search(text)
+    return [discord.app_commands.Choice(name=f"{s.number}. {s.title}"[:100], value=s.number)
+            for s in matches[:MAX_CHOICES]]

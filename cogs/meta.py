@@ -1,0 +1,38 @@
+"""/help: what the bot does and every command."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import StepwiseBot
+from bot.ui.help import HelpSection, command_lines, help_embed
+
+
+class Meta(commands.Cog):
+    """Help and information about Stepwise."""
+
+    def __init__(self, bot: StepwiseBot) -> None:
+        self.bot = bot
+
+    def sections(self) -> list[HelpSection]:
+        sections: list[HelpSection] = []
+        for cog in self.bot.cogs.values():
+            commands_ = cog.get_app_commands()
+            if isinstance(cog, commands.GroupCog) and cog.app_command is not None:
+                commands_ = [cog.app_command]
+            lines = command_lines(commands_)
+            if lines:
+                sections.append(HelpSection(getattr(cog, "help_title", cog.qualified_name),
+                                            cog.description or "", tuple(lines)))
+        return sections
+
+    @app_commands.command(name="help", description="What Stepwise does and every command")
+    async def help(self, interaction: discord.Interaction) -> None:
+        embed = help_embed(self.bot.plan.title, self.bot.plan.total, self.sections())
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+async def setup(bot: StepwiseBot) -> None:
+    await bot.add_cog(Meta(bot))

@@ -1,0 +1,99 @@
+"""/plan: browse the learning plan."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import StepwiseBot
+from bot.errors import UserError
+from bot.progress import current_step, phase_done_counts
+from bot.ui.pager import Page, PageButton, pager_view
+from bot.ui.plan_views import StepNavButton, overview_page, search_page, step_choices, step_embed, step_nav
+from db.progress import load_member
+
+
+class Plan(commands.GroupCog, group_name="plan", group_description="Browse the learning plan"):
+    """Browse the plan: phases, steps, search, and your next step."""
+
+    def __init__(self, bot: StepwiseBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(PageButton, StepNavButton)
+        self.bot.page_sources["overview"] = self._overview_source
+        self.bot.page_sources["search"] = self._search_source
+
+    async def cog_unload(self) -> None:
+        self.bot.page_sources.pop("overview", None)
+        self.bot.page_sources.pop("search", None)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def render_step(self, interaction: discord.Interaction, number: int) -> tuple[discord.Embed, discord.ui.View]:
+        step = self.bot.plan.require(number)
+        member = await load_member(self.bot.db, interaction.guild_id or 0, interaction.user.id)
+        state = member.states.get(step.number)
+        embed = step_embed(self.bot.plan, step, state.status if state else None, state.note if state else None)
+        return embed, step_nav(self.bot.plan, interaction.user.id, step)
+
+    async def _overview_source(self, interaction: discord.Interaction, owner: int, index: int, _arg: str) -> Page:
+        member = await load_member(self.bot.db, interaction.guild_id or 0, owner)
+        counts = phase_done_counts(self.bot.plan, member.done)
+        who = interaction.user.display_name if interaction.user.id == owner else "You"
+        return overview_page(self.bot.plan, counts, index, who)
+
+    async def _search_source(self, interaction: discord.Interaction, owner: int, index: int, query: str) -> Page:
+        member = await load_member(self.bot.db, interaction.guild_id or 0, owner)
+        statuses = {n: s.status for n, s in member.states.items()}
+        return search_page(self.bot.plan, query, self.bot.plan.search(query), statuses, index)
+
+    # ------------------------------------------------------------------ commands
+
+    @app_commands.command(name="overview", description="The phases of the plan and how far you are in each")
+    async def overview(self, interaction: discord.Interaction) -> None:
+        page = await self._overview_source(interaction, interaction.user.id, 0, "")
+        view = pager_view("overview", interaction.user.id, page)
+        await interaction.response.send_message(embed=page.embed, view=view)
+
+    @app_commands.command(name="step", description="Show one step: its topic, exercise and phase")
+    @app_commands.describe(number="The step number, or type words of its title or exercise")
+    async def step(self, interaction: discord.Interaction, number: int) -> None:
+        embed, view = await self.render_step(interaction, number)
+        await interaction.response.send_message(embed=embed, view=view)
+
+    @step.autocomplete("number")
+    async def step_autocomplete(self, interaction: discord.Interaction,
+                                current: str) -> list[app_commands.Choice[int]]:
+        return step_choices(self.bot.plan, current)
+
+    @app_commands.command(name="search", description="Find steps whose title or exercise mention some words")
+    @app_commands.describe(query="Words to look for, such as 'docker' or 'sql joins'")
+    async def search(self, interaction: discord.Interaction,
+                     query: app_commands.Range[str, 1, 50]) -> None:
+        if not query.strip():
+            raise UserError("Type at least one word to search for, for example `docker`.")
+        page = await self._search_source(interaction, interaction.user.id, 0, query.strip())
+        view = pager_view("search", interaction.user.id, page, query.strip())
+        await interaction.response.send_message(embed=page.embed, view=view)
+
+    @app_commands.command(name="next", description="Your next step in the plan")
+    async def next(self, interaction: discord.Interaction) -> None:
+        member = await load_member(self.bot.db, interaction.guild_id or 0, interaction.user.id)
+        step = current_step(self.bot.plan, member.states)
+        if step is None:
+            await interaction.response.send_message(
+                f"🎉 You have finished all {self.bot.plan.total} steps of the plan. "
+                "Try `/progress` to see the whole journey.", ephemeral=True)
+            return
+        state = member.states.get(step.number)
+        embed = step_embed(self.bot.plan, step, state.status if state else None, state.note if state else None)
+        embed.title = f"Your next step: {step.number}. {step.title}"
+        await interaction.response.send_message(embed=embed, view=step_nav(self.bot.plan, interaction.user.id, step),
+                                                ephemeral=True)
+
+
+async def setup(bot: StepwiseBot) -> None:
+    await bot.add_cog(Plan(bot))

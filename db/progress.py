@@ -1,0 +1,210 @@
+"""Per-member progress storage: step states, the ranking summary, period counts and undo history.
+
+Every write goes through `apply_changes`, which in one transaction writes the
+steps, records a history batch, and refreshes the member's summary row and
+period counts, so rankings never have to aggregate raw progress rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from bot.progress import MemberProgress, Status, StepState
+from bot.timeutil import Period, period_key
+from db.database import Database, from_db, from_db_opt, to_db
+
+EPOCH = "1970-01-01T00:00:00.000000+00:00"
+
+
+@dataclass(frozen=True, slots=True)
+class StepChange:
+    """Set `step` to `status` (None removes the step's record) with `note`."""
+
+    step: int
+    status: Status | None
+    note: str | None = None
+    done_at: datetime | None = None  # for DONE: when (default: now); kept from import files
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    before: MemberProgress
+    after: MemberProgress
+    changed: tuple[int, ...]  # steps whose stored state actually changed
+
+
+def _state(row: aiosqlite.Row) -> StepState:
+    return StepState(
+        step=row["step"],
+        status=Status(row["status"]),
+        note=row["note"],
+        updated_at=from_db(row["updated_at"]),
+        done_at=from_db_opt(row["done_at"]),
+    )
+
+
+async def _load(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> MemberProgress:
+    rows = await conn.execute_fetchall(
+        "SELECT step, status, note, updated_at, done_at, "
+        "(SELECT visible FROM members WHERE guild_id = ? AND user_id = ?) AS visible "
+        "FROM progress WHERE guild_id = ? AND user_id = ? ORDER BY step",
+        (guild_id, user_id, guild_id, user_id),
+    )
+    rows = list(rows)
+    if rows:
+        visible = bool(rows[0]["visible"])
+    else:
+        found = await (await conn.execute(
+            "SELECT visible FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        )).fetchone()
+        visible = bool(found[0]) if found else True
+    return MemberProgress(guild_id, user_id, {r["step"]: _state(r) for r in rows}, visible)
+
+
+async def load_member(db: Database, guild_id: int, user_id: int) -> MemberProgress:
+    """A member's progress (empty, visible, for someone the bot has never seen)."""
+    return await _load(db.conn, guild_id, user_id)
+
+
+async def ensure_member(conn: aiosqlite.Connection, guild_id: int, user_id: int, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO members (guild_id, user_id, reached_at, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (guild_id, user_id) DO NOTHING",
+        (guild_id, user_id, EPOCH, to_db(now)),
+    )
+
+
+async def guild_timezone(conn: aiosqlite.Connection, guild_id: int, default: ZoneInfo) -> ZoneInfo:
+    row = await (await conn.execute("SELECT timezone FROM guild_settings WHERE guild_id = ?", (guild_id,))).fetchone()
+    return ZoneInfo(row[0]) if row and row[0] else default
+
+
+async def apply_changes(
+    db: Database,
+    guild_id: int,
+    user_id: int,
+    changes: Sequence[StepChange],
+    now: datetime,
+    *,
+    default_tz: ZoneInfo,
+    record_history: bool = True,
+) -> ChangeResult:
+    """Apply step changes for one member in one transaction; see the module docstring."""
+    async with db.transaction() as conn:
+        return await apply_changes_in(conn, guild_id, user_id, changes, now,
+                                      default_tz=default_tz, record_history=record_history)
+
+
+async def apply_changes_in(
+    conn: aiosqlite.Connection,
+    guild_id: int,
+    user_id: int,
+    changes: Sequence[StepChange],
+    now: datetime,
+    *,
+    default_tz: ZoneInfo,
+    record_history: bool = True,
+) -> ChangeResult:
+    """`apply_changes` inside a transaction the caller already holds."""
+    await ensure_member(conn, guild_id, user_id, now)
+    before = await _load(conn, guild_id, user_id)
+    stamp = to_db(now)
+    upserts: list[tuple[object, ...]] = []
+    deletes: list[tuple[int, int, int]] = []
+    history: list[tuple[object, ...]] = []
+    changed: list[int] = []
+    touched_done: list[datetime] = []
+    for change in changes:
+        old = before.states.get(change.step)
+        done_at: datetime | None = None
+        if change.status is Status.DONE:
+            done_at = change.done_at or (old.done_at if old and old.status is Status.DONE else None) or now
+        if old is not None and old.status is change.status and old.note == change.note and old.done_at == done_at:
+            continue
+        if old is None and change.status is None:
+            continue
+        changed.append(change.step)
+        if change.status is None:
+            deletes.append((guild_id, user_id, change.step))
+        else:
+            upserts.append((guild_id, user_id, change.step, change.status.value, change.note, stamp,
+                            to_db(done_at) if done_at else None))
+        for moment in (old.done_at if old else None, done_at):
+            if moment is not None:
+                touched_done.append(moment)
+        history.append((
+            guild_id, user_id, change.step,
+            old.status.value if old else None, old.note if old else None,
+            to_db(old.done_at) if old and old.done_at else None,
+            change.status.value if change.status else None, change.note,
+            to_db(done_at) if done_at else None, stamp,
+        ))
+    if not changed:
+        return ChangeResult(before, before, ())
+    if deletes:
+        await conn.executemany("DELETE FROM progress WHERE guild_id = ? AND user_id = ? AND step = ?", deletes)
+    if upserts:
+        await conn.executemany(
+            "INSERT INTO progress (guild_id, user_id, step, status, note, updated_at, done_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id, step) DO UPDATE SET "
+            "status = excluded.status, note = excluded.note, updated_at = excluded.updated_at, "
+            "done_at = excluded.done_at",
+            upserts,
+        )
+    if record_history:
+        await conn.execute("DELETE FROM history WHERE guild_id = ? AND user_id = ? AND undone = 1",
+                           (guild_id, user_id))
+        row = await (await conn.execute(
+            "SELECT COALESCE(MAX(batch), 0) + 1 FROM history WHERE guild_id = ? AND user_id = ?",
+            (guild_id, user_id),
+        )).fetchone()
+        batch = int(row[0]) if row else 1
+        await conn.executemany(
+            "INSERT INTO history (guild_id, user_id, batch, step, before_status, before_note, before_done_at, "
+            "after_status, after_note, after_done_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*h[:2], batch, *h[2:]) for h in history],
+        )
+    tz = await guild_timezone(conn, guild_id, default_tz)
+    await refresh_summary(conn, guild_id, user_id, touched_done, tz)
+    after = await _load(conn, guild_id, user_id)
+    return ChangeResult(before, after, tuple(changed))
+
+
+async def refresh_summary(
+    conn: aiosqlite.Connection, guild_id: int, user_id: int, touched_done: Iterable[datetime], tz: ZoneInfo
+) -> None:
+    """Recompute the member's summary row and the period counts of the periods `touched_done` fall in.
+
+    Reads only this member's rows (at most one per step), never anyone else's.
+    """
+    rows = list(await conn.execute_fetchall(
+        "SELECT done_at FROM progress WHERE guild_id = ? AND user_id = ? AND status = 'done'",
+        (guild_id, user_id),
+    ))
+    done_times = [from_db(r[0]) for r in rows if r[0]]
+    latest = max(done_times, default=None)
+    await conn.execute(
+        "UPDATE members SET done_count = ?, reached_at = ? WHERE guild_id = ? AND user_id = ?",
+        (len(rows), to_db(latest) if latest else EPOCH, guild_id, user_id),
+    )
+    kinds: tuple[Period, ...] = ("week", "month")
+    periods = {(kind, period_key(t, tz, kind)) for t in touched_done for kind in kinds}
+    for kind, period in sorted(periods):
+        inside = [t for t in done_times if period_key(t, tz, kind) == period]
+        if inside:
+            await conn.execute(
+                "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (guild_id, period, user_id) DO UPDATE SET done_count = excluded.done_count, "
+                "reached_at = excluded.reached_at",
+                (guild_id, period, user_id, len(inside), to_db(max(inside))),
+            )
+        else:
+            await conn.execute(
+                "DELETE FROM period_counts WHERE guild_id = ? AND period = ? AND user_id = ?",
+                (guild_id, period, user_id),
+            )

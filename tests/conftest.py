@@ -1,0 +1,89 @@
+"""Shared fixtures: a real bot on a real SQLite file, inside SimCord."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import simcord
+
+from bot.app import StepwiseBot, create_bot
+from bot.config import Settings
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "stepwise.sqlite3"
+
+
+@pytest.fixture
+def settings(db_path: Path) -> Settings:
+    return Settings(_env_file=None, database_path=db_path, discord_token=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def make_bot(settings: Settings) -> Callable[..., StepwiseBot]:
+    """Builds bots on the test's database; every bot built is closed at teardown."""
+    built: list[StepwiseBot] = []
+
+    def factory(**kwargs: Any) -> StepwiseBot:
+        bot = create_bot(kwargs.pop("settings", settings), **kwargs)
+        built.append(bot)
+        return bot
+
+    yield factory  # type: ignore[misc]
+    # Closing happens in the async fixture below, which owns the loop.
+    factory.built = built  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def env(make_bot: Callable[..., StepwiseBot]) -> AsyncIterator[simcord.Env]:
+    """A running SimCord world around a fresh bot. `env.bot` is the bot; `env.restart_bot(make_bot())` restarts."""
+    bots: list[StepwiseBot] = []
+
+    def tracked(**kwargs: Any) -> StepwiseBot:
+        bot = make_bot(**kwargs)
+        bots.append(bot)
+        return bot
+
+    environment = simcord.Env(tracked())
+    environment.make_bot = tracked  # type: ignore[attr-defined]
+    await environment.start()
+    try:
+        yield environment
+    finally:
+        try:
+            await environment.shutdown()
+        finally:
+            for bot in bots:
+                await bot.close()
+    environment._raise_errors_since(environment._errors_acknowledged)
+
+
+class World:
+    """A guild with a #study channel and some members, for behaviour tests."""
+
+    def __init__(self, env: simcord.Env, members: int = 2) -> None:
+        self.env = env
+        self.guild = env.create_guild("Study Hall")
+        self.channel = self.guild.create_text_channel("study")
+        names = ["alice", "bob", "carol", "dave", "erin", "frank"]
+        self.members = [self.guild.add_member(env.create_user(names[i % len(names)] + (str(i) if i >= 6 else "")))
+                        for i in range(members)]
+
+    @property
+    def alice(self) -> simcord.MemberActor:
+        return self.members[0]
+
+    @property
+    def bob(self) -> simcord.MemberActor:
+        return self.members[1]
+
+
+@pytest.fixture
+async def world(env: simcord.Env) -> World:
+    w = World(env)
+    await env.settle()
+    return w
