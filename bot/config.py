@@ -53,6 +53,11 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} is a directory; give a file path such as data/stepwise.sqlite3")
         return value
 
+    @field_validator("plan_path", mode="before")
+    @classmethod
+    def _empty_plan(cls, value: object) -> object:
+        return bundled_plan_path() if value in ("", None) else value
+
     @field_validator("dev_guild_id", mode="before")
     @classmethod
     def _empty_guild(cls, value: object) -> object:
