@@ -28,7 +28,7 @@ async def test_step_57_shows_title_exercise_and_phase_exactly(world: World) -> N
     assert embed.title == "Step 57 of 80: Security advanced topics (OWASP Top 10)"
     fields = {f.name: f.value for f in embed.fields}
     assert fields["Exercise"] == "Protect API against common attacks (SQLi, XSS, CSRF)"
-    assert "steps 57–60" in fields["Phase"]
+    assert fields["Phase 15 of 19"] == "Security, gateways and cloud architecture (steps 57–60)"
     assert fields["Your status"] == "Not started"
     assert button_labels(result.response) == ["◀ Step 56", "Step 58 ▶"]
 

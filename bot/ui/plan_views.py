@@ -45,7 +45,8 @@ def step_embed(plan: Plan, step: Step, status: Status | None = None, note: str |
     phase = plan.phase_of(step.number)
     embed = discord.Embed(title=f"Step {step.number} of {plan.total}: {step.title}", colour=BRAND)
     embed.add_field(name="Exercise", value=step.exercise, inline=False)
-    embed.add_field(name="Phase", value=f"{phase.number}. {phase.name} (steps {phase.range_label})")
+    embed.add_field(name=f"Phase {phase.number} of {len(plan.phases)}",
+                    value=f"{phase.name} (steps {phase.range_label})")
     embed.add_field(name="Your status", value=STATUS_LABEL.get(status, "Not started") if status else "Not started")
     if note:
         embed.add_field(name="Your note", value=escape(note)[:1024], inline=False)
