@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.plan import PlanError, load_plan
+from db.database import Database, DatabaseError
 
 
 def configure_logging(level: int) -> None:
@@ -38,12 +40,25 @@ def check_plan(path: Path) -> int:
     return 0
 
 
+async def check_database(settings: Settings) -> None:
+    """Open and migrate the database before connecting, so a bad file stops start-up with one line."""
+    db = Database(settings.database_path)
+    try:
+        await db.open()
+        await db.migrate()
+    except (DatabaseError, sqlite3.Error, OSError) as error:
+        raise SettingsError(f"database_path (env DATABASE_PATH): {error}") from None
+    finally:
+        await db.close()
+
+
 async def run_bot(settings: Settings) -> None:
     from bot.app import create_bot
 
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise SettingsError("discord_token (env DISCORD_TOKEN): not set; put the bot token in .env or the "
                             "environment (see .env.example), or try `make demo`, which needs none")
+    await check_database(settings)
     bot = create_bot(settings)
     async with bot:
         await bot.start(settings.discord_token.get_secret_value())

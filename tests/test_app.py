@@ -96,3 +96,17 @@ async def test_scheduler_ticks_every_30_seconds_and_stops_on_close(env: simcord.
     assert bot.clock().tzinfo is not None
     await bot.close()
     assert not bot.scheduler.running
+
+
+async def test_commands_sync_to_the_dev_guild_when_it_is_set(settings, make_bot) -> None:  # type: ignore[no-untyped-def]
+    dev_settings = settings.model_copy(update={"dev_guild_id": 4242424242424242})
+    bot = make_bot(settings=dev_settings)
+    async with simcord.run(bot) as env:
+        guild = env.create_guild("Dev", id=4242424242424242)
+        channel = guild.create_text_channel("dev")
+        member = guild.add_member(env.create_user("dev"))
+        puts = [r.path for r in env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
+        assert puts == [f"/applications/{bot.application_id}/guilds/4242424242424242/commands"]
+        result = await member.slash(channel, "plan step", number=72)
+        assert result.response.embeds[0].title == "Step 72 of 80: Orchestration with Kubernetes basics"
+    await bot.close()

@@ -76,3 +76,20 @@ def test_demo_sets_up_and_prints_the_url(capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "http://127.0.0.1:" in out
     assert "/plan step 57" in out
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_a_database_newer_than_the_code_stops_start_up_before_connecting(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    path = tmp_path / "future.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    monkeypatch.setenv("DATABASE_PATH", str(path))
+    monkeypatch.setenv("DISCORD_TOKEN", "not-a-real-token")
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "database_path" in err
+    assert "schema version 999, newer than this code" in err
+    assert "not-a-real-token" not in err
