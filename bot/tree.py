@@ -21,17 +21,24 @@ async def send_ephemeral(interaction: discord.Interaction, content: str, **kwarg
         await interaction.response.send_message(content, ephemeral=True, **kwargs)
 
 
+PERMISSION_NAMES = {"manage_guild": "Manage Server", "manage_roles": "Manage Roles",
+                    "send_messages": "Send Messages", "embed_links": "Embed Links", "attach_files": "Attach Files"}
+
+
+def permission_names(permissions: list[str]) -> str:
+    return ", ".join(PERMISSION_NAMES.get(p, p.replace("_", " ").title()) for p in permissions)
+
+
 def user_message(error: app_commands.AppCommandError) -> str | None:
     """The message for an error the member caused, or None for one that is our fault."""
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
     if isinstance(original, UserError):
         return original.message
     if isinstance(error, app_commands.MissingPermissions):
-        perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
-        return f"You need the {perms} permission to use this command."
+        return f"You need the {permission_names(error.missing_permissions)} permission to use this command."
     if isinstance(error, app_commands.BotMissingPermissions):
-        perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
-        return f"I need the {perms} permission here to do that. Ask an admin to grant it."
+        return (f"I need the {permission_names(error.missing_permissions)} permission here to do that. "
+                "Ask an admin to grant it.")
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command works in a server, not in DMs."
     if isinstance(error, app_commands.CommandOnCooldown):
