@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -26,9 +27,22 @@ async def mark_done(env: simcord.Env, guild_id: int, user_id: int, steps: Iterab
     changes = [StepChange(n, Status.DONE, done_at=at + timedelta(minutes=i)) for i, n in enumerate(steps)]
     result = await apply_changes(bot.db, guild_id, user_id, changes, at, default_tz=bot.settings.tz)
     if dispatch:
-        bot.dispatch("progress_changed", guild_id, user_id, result)
-        await env.settle()
+        await dispatch_progress(env, guild_id, user_id, result)
     return result
+
+
+async def dispatch_progress(env: simcord.Env, guild_id: int, user_id: int, result: ChangeResult) -> None:
+    """`bot.dispatch("progress_changed", ...)` as the progress commands do, then wait for the listeners.
+
+    SimCord settles the work it started itself; a dispatch from test code runs in discord.py's own
+    event tasks, so wait for those by name before settling what they caused.
+    """
+    before = set(asyncio.all_tasks())
+    bot_of(env).dispatch("progress_changed", guild_id, user_id, result)
+    started = [t for t in asyncio.all_tasks() - before if t.get_name() == "discord.py: on_progress_changed"]
+    assert started, "no on_progress_changed listener is registered"
+    await asyncio.gather(*started)
+    await env.settle()
 
 
 async def set_visible(env: simcord.Env, guild_id: int, user_id: int, visible: bool) -> None:

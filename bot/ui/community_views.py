@@ -25,9 +25,10 @@ FAILURE_TITLES = {
 def missing_send(channel: discord.abc.GuildChannel, me: discord.Member) -> list[str]:
     """The permissions I lack to post an embed in `channel` (empty when I can)."""
     perms = channel.permissions_for(me)
-    wanted = (("View Channel", perms.view_channel), ("Send Messages", perms.send_messages),
-              ("Embed Links", perms.embed_links))
-    return [name for name, ok in wanted if not ok]
+    for name, ok in (("View Channel", perms.view_channel), ("Send Messages", perms.send_messages)):
+        if not ok:  # without these, discord.py reports every dependent permission missing too
+            return [name]
+    return [] if perms.embed_links else ["Embed Links"]
 
 
 def _plural(n: int, word: str) -> str:
@@ -114,7 +115,11 @@ def scheduled_post_embed(rows: Sequence[Ranked], movers: Sequence[Ranked], mover
 
 
 def milestone_text(user_id: int, phases: Sequence[Phase], plan: Plan, finished: bool) -> str:
-    lines = [f"🎉 <@{user_id}> completed phase {p.number}: **{p.name}** (steps {p.range_label})!" for p in phases]
+    if len(phases) > 3:  # an import can complete many at once: one line keeps the message short
+        numbers = ", ".join(str(p.number) for p in phases)
+        lines = [f"🎉 <@{user_id}> completed {len(phases)} phases at once: {numbers}!"]
+    else:
+        lines = [f"🎉 <@{user_id}> completed phase {p.number}: **{p.name}** (steps {p.range_label})!" for p in phases]
     if finished:
         lines.append(f"🏁 <@{user_id}> finished the whole plan, all {plan.total} steps of **{plan.title}**!")
     return "\n".join(lines)
