@@ -37,7 +37,9 @@ class Community(commands.Cog):
         period = parse_period(arg)
         guild_id = interaction.guild_id or 0
         now = self.bot.clock()
-        tz = await get_guild_timezone(self.bot.db, guild_id, self.bot.settings.tz)
+        # All time needs no zone: skip the lookup on the busiest path.
+        tz = self.bot.settings.tz if period == "all" else await get_guild_timezone(self.bot.db, guild_id,
+                                                                                   self.bot.settings.tz)
         key = period_storage_key(now, tz, period)
         own = await standing(self.bot.db, guild_id, owner, key)
         index, count, start = page_slice(own.total, index, PAGE_SIZE)

@@ -1,7 +1,8 @@
 """Community storage: rankings from the per-member summary, study buddies, community settings, failures.
 
 Rankings read only `members` (all time) and `period_counts` (week / month), through the partial indexes
-`members_rank` and `period_rank_visible`; never the raw progress rows.
+`members_rank` and `period_rank_visible`, plus `rank_counts` (members per done count, kept by triggers) for
+ranks and totals; never the raw progress rows.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from bot.timeutil import parse_hhmm, period_key
 from db.database import Database, from_db, from_db_opt, to_db
 
 FAILURE_KINDS = ("leaderboard_post", "milestone_post", "milestone_role")
+
+
+async def _one(db: Database, sql: str, params: Any = ()) -> Any:
+    """The first row of a query in one round trip to aiosqlite's thread (Database.fetchone takes three)."""
+    rows = list(await db.fetchall(sql, params))
+    return rows[0] if rows else None
 
 # ---------------------------------------------------------------------------------------------- rankings
 
@@ -43,13 +50,18 @@ async def top(db: Database, guild_id: int, key: str | None, limit: int = 10, off
 
 
 async def ranked_count(db: Database, guild_id: int, key: str | None) -> int:
-    where, params = _source(key)
-    row = await db.fetchone(f"SELECT COUNT(*) FROM {where}", {"g": guild_id, **params})  # noqa: S608
+    """How many members are ranked in a period (from the rank_counts histogram, not by counting members)."""
+    row = await _one(db, "SELECT COALESCE(SUM(members), 0) FROM rank_counts WHERE guild_id = ? AND period = ?",
+                            (guild_id, key or "all"))
     return int(row[0]) if row else 0
 
 
 async def standing(db: Database, guild_id: int, user_id: int, key: str | None) -> OwnStanding:
-    """The member's own rank and count in a period, and how many members are ranked, in one query."""
+    """The member's own rank and count in a period, and how many members are ranked, in one query.
+
+    Members ahead = those with a higher count (summed from rank_counts: one row per count) plus those with the
+    same count who reached it first (an index range of `members_rank` / `period_rank_visible`).
+    """
     where, params = _source(key)
     if key is None:
         mine = ("SELECT visible AS v, done_count AS d, reached_at AS r FROM members "
@@ -58,26 +70,26 @@ async def standing(db: Database, guild_id: int, user_id: int, key: str | None) -
         mine = ("SELECT m.visible AS v, COALESCE(p.done_count, 0) AS d, p.reached_at AS r FROM members m "
                 "LEFT JOIN period_counts p ON p.guild_id = m.guild_id AND p.period = :p AND p.user_id = m.user_id "
                 "WHERE m.guild_id = :g AND m.user_id = :u")
-    row = await db.fetchone(
-        f"WITH me AS ({mine}) SELECT me.v, me.d, "  # noqa: S608 - fixed fragments only
-        f"(SELECT COUNT(*) FROM {where} AND done_count > me.d) + "
+    row = await _one(db,
+        f"WITH me AS ({mine}), "  # noqa: S608 - fixed fragments only
+        "hist AS (SELECT COALESCE(SUM(CASE WHEN done_count > (SELECT d FROM me) THEN members END), 0) AS higher, "
+        "COALESCE(SUM(members), 0) AS total FROM rank_counts WHERE guild_id = :g AND period = :k) "
+        "SELECT me.v, me.d, hist.higher + "
         f"(SELECT COUNT(*) FROM {where} AND done_count = me.d AND (reached_at, user_id) < (me.r, :u)), "
-        f"(SELECT COUNT(*) FROM {where}) "
-        "FROM me",
-        {"g": guild_id, "u": user_id, **params},
+        "hist.total FROM me, hist",
+        {"g": guild_id, "u": user_id, "k": key or "all", **params},
     )
     if row is None:  # never used the bot here
-        total = await ranked_count(db, guild_id, key)
-        return OwnStanding(None, 0, False, total)
+        return OwnStanding(None, 0, False, await ranked_count(db, guild_id, key))
     visible, done, ahead, total = bool(row[0]), int(row[1]), int(row[2]), int(row[3])
     if not visible or done == 0:
         return OwnStanding(None, done, not visible, total)
-    return OwnStanding(int(ahead) + 1, done, False, total)
+    return OwnStanding(ahead + 1, done, False, total)
 
 
 async def on_pace(db: Database, guild_id: int, expected: int) -> tuple[int, int]:
     """(members with at least `expected` steps, members who ever used the bot), hidden members left out."""
-    row = await db.fetchone(
+    row = await _one(db,
         "SELECT (SELECT COUNT(*) FROM members WHERE guild_id = :g AND visible = 1 AND done_count >= :e), "
         "(SELECT COUNT(*) FROM members WHERE guild_id = :g AND visible = 1)",
         {"g": guild_id, "e": expected},
@@ -167,7 +179,7 @@ def _cohort(row: Any) -> Cohort | None:
 
 async def get_settings(db: Database, guild_id: int) -> CommunitySettings:
     """Every community setting of a server, its milestone roles and the last failure of each kind."""
-    row = await db.fetchone("SELECT * FROM community_settings WHERE guild_id = ?", (guild_id,))
+    row = await _one(db, "SELECT * FROM community_settings WHERE guild_id = ?", (guild_id,))
     roles = {int(r[0]): int(r[1]) for r in await db.fetchall(
         "SELECT phase, role_id FROM milestone_roles WHERE guild_id = ? ORDER BY phase", (guild_id,))}
     failures = {str(r[0]): Failure(from_db(r[1]), str(r[2])) for r in await db.fetchall(
@@ -190,7 +202,7 @@ async def get_settings(db: Database, guild_id: int) -> CommunitySettings:
 
 async def get_cohort(db: Database, guild_id: int) -> Cohort | None:
     """The server's cohort schedule, for /progress (None when the server has none)."""
-    row = await db.fetchone("SELECT cohort_start, cohort_pace FROM community_settings WHERE guild_id = ?", (guild_id,))
+    row = await _one(db, "SELECT cohort_start, cohort_pace FROM community_settings WHERE guild_id = ?", (guild_id,))
     return _cohort(row) if row else None
 
 

@@ -124,8 +124,9 @@ async def test_migration_fills_in_the_current_step_of_existing_members(db_path: 
             await conn.execute("PRAGMA user_version = 1")
             rows = {7: {1: "done", 2: "skipped", 3: "done", 5: "done"}, 8: {1: "done", 4: "in_progress"}, 9: {}}
             for user, steps in rows.items():
-                await conn.execute("INSERT INTO members (guild_id, user_id, reached_at, created_at) "
-                                   "VALUES (1, ?, '1970', '1970')", (user,))
+                await conn.execute("INSERT INTO members (guild_id, user_id, reached_at, created_at, done_count) "
+                                   "VALUES (1, ?, '1970', '1970', ?)",
+                                   (user, sum(1 for v in steps.values() if v == "done")))
                 for step, status in steps.items():
                     await conn.execute("INSERT INTO progress (guild_id, user_id, step, status, updated_at) "
                                        "VALUES (1, ?, ?, ?, '1970')", (user, step, status))
@@ -133,6 +134,7 @@ async def test_migration_fills_in_the_current_step_of_existing_members(db_path: 
         found = {r[0]: r[1] for r in await database.fetchall("SELECT user_id, current_step FROM members")}
         assert found == {u: summary_step({s: Status(v) for s, v in steps.items()}) for u, steps in rows.items()}
         assert found == {7: 4, 8: 4, 9: 1}
+        assert await rank_counts_drift(database) == []  # the histogram is filled in for existing members
     finally:
         await database.close()
 
@@ -156,3 +158,42 @@ async def test_on_pace_counts_visible_members(db: Database) -> None:
     await hide(db, 3)
     assert await on_pace(db, G, 5) == (1, 2)
     assert await on_pace(db, G, 0) == (2, 2)
+
+
+async def rank_counts_drift(db: Database) -> list[tuple[object, ...]]:
+    """Rows where the trigger-kept histogram differs from a recount of members and period_counts."""
+    rows = await db.fetchall(
+        "WITH truth AS ("
+        " SELECT guild_id, 'all' AS period, done_count, COUNT(*) AS n FROM members"
+        "  WHERE visible = 1 AND done_count > 0 GROUP BY guild_id, done_count"
+        " UNION ALL SELECT guild_id, period, done_count, COUNT(*) FROM period_counts"
+        "  WHERE visible = 1 AND done_count > 0 GROUP BY guild_id, period, done_count) "
+        "SELECT t.guild_id, t.period, t.done_count, t.n, r.members FROM truth t LEFT JOIN rank_counts r"
+        " USING (guild_id, period, done_count) WHERE r.members IS NOT t.n "
+        "UNION ALL SELECT r.guild_id, r.period, r.done_count, NULL, r.members FROM rank_counts r"
+        " WHERE r.members != 0 AND NOT EXISTS (SELECT 1 FROM truth t WHERE t.guild_id = r.guild_id"
+        " AND t.period = r.period AND t.done_count = r.done_count)")
+    return [tuple(r) for r in rows]
+
+
+async def test_rank_counts_follow_every_kind_of_write(db: Database) -> None:
+    rng = random.Random(9)
+    for step in range(60):
+        user = rng.randint(1, 8)
+        action = rng.choice(["done", "done", "undo", "hide", "show", "skip"])
+        at = T0 + timedelta(days=rng.randint(0, 40), minutes=step)
+        if action == "done":
+            await done(db, user, [rng.randint(1, 20)], at)
+        elif action == "undo":
+            await apply_changes(db, G, user, [StepChange(rng.randint(1, 20), None)], at, default_tz=UTC_ZONE)
+        elif action == "skip":
+            await apply_changes(db, G, user, [StepChange(rng.randint(1, 20), Status.SKIPPED)], at,
+                                default_tz=UTC_ZONE)
+        else:
+            await hide(db, user, hidden=action == "hide")
+        assert await rank_counts_drift(db) == [], (step, action)
+    await rebuild_period_counts(db, G, KIRITIMATI)
+    assert await rank_counts_drift(db) == []
+    async with db.transaction() as conn:  # forgetting a member (cascades to period_counts)
+        await conn.execute("DELETE FROM members WHERE guild_id = ? AND user_id = ?", (G, 3))
+    assert await rank_counts_drift(db) == []

@@ -77,3 +77,74 @@ CREATE TABLE community_failures (
     message  TEXT    NOT NULL,
     PRIMARY KEY (guild_id, kind)
 ) WITHOUT ROWID;
+
+-- How many visible members have each done count, per server and period ('all', or a period_counts key).
+-- A member's rank is then the sum of at most ~80 rows above their count plus an index range over their
+-- own count, instead of counting every member ahead of them (O(members), ~50 ms at 100,000 members).
+-- Kept by the triggers below, so every writer of members / period_counts keeps it right without knowing.
+CREATE TABLE rank_counts (
+    guild_id   INTEGER NOT NULL,
+    period     TEXT    NOT NULL,
+    done_count INTEGER NOT NULL,
+    members    INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, period, done_count)
+) WITHOUT ROWID;
+
+INSERT INTO rank_counts (guild_id, period, done_count, members)
+SELECT guild_id, 'all', done_count, COUNT(*) FROM members WHERE visible = 1 AND done_count > 0
+ GROUP BY guild_id, done_count;
+
+INSERT INTO rank_counts (guild_id, period, done_count, members)
+SELECT guild_id, period, done_count, COUNT(*) FROM period_counts WHERE visible = 1 AND done_count > 0
+ GROUP BY guild_id, period, done_count;
+
+CREATE TRIGGER rank_counts_member_insert AFTER INSERT ON members
+WHEN NEW.visible = 1 AND NEW.done_count > 0
+BEGIN
+    INSERT INTO rank_counts (guild_id, period, done_count, members) VALUES (NEW.guild_id, 'all', NEW.done_count, 1)
+        ON CONFLICT (guild_id, period, done_count) DO UPDATE SET members = members + 1;
+END;
+
+CREATE TRIGGER rank_counts_member_update AFTER UPDATE OF done_count, visible ON members
+WHEN OLD.done_count IS NOT NEW.done_count OR OLD.visible IS NOT NEW.visible
+BEGIN
+    UPDATE rank_counts SET members = members - 1
+     WHERE OLD.visible = 1 AND OLD.done_count > 0
+       AND guild_id = OLD.guild_id AND period = 'all' AND done_count = OLD.done_count;
+    INSERT INTO rank_counts (guild_id, period, done_count, members)
+    SELECT NEW.guild_id, 'all', NEW.done_count, 1 WHERE NEW.visible = 1 AND NEW.done_count > 0
+        ON CONFLICT (guild_id, period, done_count) DO UPDATE SET members = members + 1;
+END;
+
+CREATE TRIGGER rank_counts_member_delete AFTER DELETE ON members
+WHEN OLD.visible = 1 AND OLD.done_count > 0
+BEGIN
+    UPDATE rank_counts SET members = members - 1
+     WHERE guild_id = OLD.guild_id AND period = 'all' AND done_count = OLD.done_count;
+END;
+
+CREATE TRIGGER rank_counts_period_insert AFTER INSERT ON period_counts
+WHEN NEW.visible = 1 AND NEW.done_count > 0
+BEGIN
+    INSERT INTO rank_counts (guild_id, period, done_count, members)
+    VALUES (NEW.guild_id, NEW.period, NEW.done_count, 1)
+        ON CONFLICT (guild_id, period, done_count) DO UPDATE SET members = members + 1;
+END;
+
+CREATE TRIGGER rank_counts_period_update AFTER UPDATE OF done_count, visible ON period_counts
+WHEN OLD.done_count IS NOT NEW.done_count OR OLD.visible IS NOT NEW.visible
+BEGIN
+    UPDATE rank_counts SET members = members - 1
+     WHERE OLD.visible = 1 AND OLD.done_count > 0
+       AND guild_id = OLD.guild_id AND period = OLD.period AND done_count = OLD.done_count;
+    INSERT INTO rank_counts (guild_id, period, done_count, members)
+    SELECT NEW.guild_id, NEW.period, NEW.done_count, 1 WHERE NEW.visible = 1 AND NEW.done_count > 0
+        ON CONFLICT (guild_id, period, done_count) DO UPDATE SET members = members + 1;
+END;
+
+CREATE TRIGGER rank_counts_period_delete AFTER DELETE ON period_counts
+WHEN OLD.visible = 1 AND OLD.done_count > 0
+BEGIN
+    UPDATE rank_counts SET members = members - 1
+     WHERE guild_id = OLD.guild_id AND period = OLD.period AND done_count = OLD.done_count;
+END;
