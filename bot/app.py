@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 EXTENSIONS: tuple[str, ...] = (
     "cogs.meta",
     "cogs.plan",
+    "cogs.community",
+    "cogs.config",
+    "cogs.announcements",
 )
 TICK_SECONDS = 30
 

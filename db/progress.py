@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from bot.community import summary_step
 from bot.progress import MemberProgress, Status, StepState
 from bot.timeutil import Period, period_key
 from db.database import Database, from_db, from_db_opt, to_db
@@ -178,19 +179,22 @@ async def apply_changes_in(
 async def refresh_summary(
     conn: aiosqlite.Connection, guild_id: int, user_id: int, touched_done: Iterable[datetime], tz: ZoneInfo
 ) -> None:
-    """Recompute the member's summary row and the period counts of the periods `touched_done` fall in.
+    """Recompute the member's summary row (done count, when it was reached, the step they are on) and the
+    period counts of the periods `touched_done` fall in.
 
     Reads only this member's rows (at most one per step), never anyone else's.
     """
     rows = list(await conn.execute_fetchall(
-        "SELECT done_at FROM progress WHERE guild_id = ? AND user_id = ? AND status = 'done'",
+        "SELECT step, status, done_at FROM progress WHERE guild_id = ? AND user_id = ?",
         (guild_id, user_id),
     ))
-    done_times = [from_db(r[0]) for r in rows if r[0]]
+    done_rows = [r for r in rows if r[1] == Status.DONE.value]
+    done_times = [from_db(r[2]) for r in done_rows if r[2]]
     latest = max(done_times, default=None)
+    on_step = summary_step({int(r[0]): Status(r[1]) for r in rows})
     await conn.execute(
-        "UPDATE members SET done_count = ?, reached_at = ? WHERE guild_id = ? AND user_id = ?",
-        (len(rows), to_db(latest) if latest else EPOCH, guild_id, user_id),
+        "UPDATE members SET done_count = ?, reached_at = ?, current_step = ? WHERE guild_id = ? AND user_id = ?",
+        (len(done_rows), to_db(latest) if latest else EPOCH, on_step, guild_id, user_id),
     )
     kinds: tuple[Period, ...] = ("week", "month")
     periods = {(kind, period_key(t, tz, kind)) for t in touched_done for kind in kinds}

@@ -1,0 +1,179 @@
+"""Embeds for the community side: leaderboards, study buddies, scheduled posts, milestones, /config show."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import discord
+
+from bot.community import Buddy, Cohort, OwnStanding, Ranked
+from bot.plan import Phase, Plan, Step
+from bot.timeutil import Period, period_start
+from bot.ui.pager import Page
+from bot.ui.plan_views import BRAND, SUCCESS
+
+MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+FAILURE_TITLES = {
+    "leaderboard_post": "Leaderboard post",
+    "milestone_post": "Milestone announcement",
+    "milestone_role": "Milestone role",
+}
+
+
+def missing_send(channel: discord.abc.GuildChannel, me: discord.Member) -> list[str]:
+    """The permissions I lack to post an embed in `channel` (empty when I can)."""
+    perms = channel.permissions_for(me)
+    for name, ok in (("View Channel", perms.view_channel), ("Send Messages", perms.send_messages)):
+        if not ok:  # without these, discord.py reports every dependent permission missing too
+            return [name]
+    return [] if perms.embed_links else ["Embed Links"]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def period_title(period: Period, now: datetime, tz: ZoneInfo) -> str:
+    """'All time', 'This week (from Mon 5 Jan)', 'This month (January 2026)' in the server's time zone."""
+    start = period_start(now, tz, period)
+    if start is None:
+        return "All time"
+    local = start.astimezone(tz)
+    if period == "week":
+        return f"This week (since Mon {local.day} {local:%b})"
+    return f"This month ({local:%B %Y})"
+
+
+def ranked_line(row: Ranked, me: int | None = None) -> str:
+    badge = MEDALS.get(row.rank, f"`#{row.rank}`")
+    you = " ← you" if row.user_id == me else ""
+    return f"{badge} <@{row.user_id}> · **{row.done}** step{'' if row.done == 1 else 's'}{you}"
+
+
+def standing_text(own: OwnStanding, period: Period) -> str:
+    if own.hidden:
+        return "You are hidden from leaderboards, so you are not ranked. `/data privacy` changes that."
+    if own.rank is None:
+        when = {"all": "yet", "week": "this week", "month": "this month"}[period]
+        return f"You have no steps done {when}. Mark one with `/done` to join the board."
+    return f"You are **#{own.rank:,}** of {own.total:,} with **{_plural(own.done, 'step')}**."
+
+
+def leaderboard_page(period: Period, rows: Sequence[Ranked], own: OwnStanding, *, owner: int, index: int,
+                     count: int, now: datetime, tz: ZoneInfo) -> Page:
+    title = f"🏆 Leaderboard · {period_title(period, now, tz)}"
+    if not rows:
+        when = {"all": "yet", "week": "this week", "month": "this month"}[period]
+        embed = discord.Embed(title=title, colour=BRAND,
+                              description=f"Nobody has finished a step {when}. Be the first: `/plan next` "
+                                          "shows where to start, `/done` marks it.")
+    else:
+        embed = discord.Embed(title=title, colour=BRAND, description="\n".join(ranked_line(r, owner) for r in rows))
+    embed.add_field(name="You", value=standing_text(own, period), inline=False)
+    zone = f" · {period.capitalize()}s follow the server's time zone ({tz.key})" if period != "all" else ""
+    embed.set_footer(text=f"Skipped steps don't count · ties go to whoever got there first{zone}")
+    return Page(embed, index, count)
+
+
+def buddies_embed(step: Step, buddies: Sequence[Buddy], total: int, nearby: Mapping[int, int], *,
+                  own: bool) -> discord.Embed:
+    title = f"Study buddies on step {step.number}: {step.title}"[:256]
+    if not buddies:
+        where = "your step" if own else f"step {step.number}"
+        lines = [f"No one else is on {where} yet."]
+        if nearby:
+            close = ", ".join(f"step {n} ({c})" for n, c in sorted(nearby.items()))
+            lines.append(f"Members on nearby steps: {close}. Try `/buddies step:` with one of those.")
+        else:
+            lines.append("Nobody is within a few steps either: post in the channel and invite someone to join you.")
+        return discord.Embed(title=title, description="\n".join(lines), colour=BRAND)
+    shown = [f"<@{b.user_id}> · {'🔄 working on it' if b.working else '⏭️ up next'}" for b in buddies]
+    if total > len(buddies):
+        shown.append(f"…and {total - len(buddies):,} more.")
+    embed = discord.Embed(title=title, description="\n".join(shown), colour=BRAND)
+    embed.set_footer(text=f"{_plural(total, 'member')} on this step · say hi and pair up on the exercise")
+    return embed
+
+
+def scheduled_post_embed(rows: Sequence[Ranked], movers: Sequence[Ranked], movers_label: str, *,
+                         cohort_line: str | None, slot: datetime, late: bool) -> discord.Embed:
+    embed = discord.Embed(title="🏆 Leaderboard", colour=BRAND, timestamp=slot)
+    embed.description = ("\n".join(ranked_line(r) for r in rows) if rows
+                         else "Nobody has finished a step yet. `/plan next` shows where to start.")
+    if movers:
+        embed.add_field(name=f"🚀 Moved most {movers_label}",
+                        value="\n".join(f"<@{r.user_id}> · +{r.done}" for r in movers), inline=False)
+    if cohort_line:
+        embed.add_field(name="📅 Cohort", value=cohort_line, inline=False)
+    footer = "Your own rank: /leaderboard"
+    if late:
+        footer += f" · posted late: due {slot:%H:%M} UTC, I was offline"
+    embed.set_footer(text=footer)
+    return embed
+
+
+def milestone_text(user_id: int, phases: Sequence[Phase], plan: Plan, finished: bool) -> str:
+    if len(phases) > 3:  # an import can complete many at once: one line keeps the message short
+        numbers = ", ".join(str(p.number) for p in phases)
+        lines = [f"🎉 <@{user_id}> completed {len(phases)} phases at once: {numbers}!"]
+    else:
+        lines = [f"🎉 <@{user_id}> completed phase {p.number}: **{p.name}** (steps {p.range_label})!" for p in phases]
+    if finished:
+        lines.append(f"🏁 <@{user_id}> finished the whole plan, all {plan.total} steps of **{plan.title}**!")
+    return "\n".join(lines)
+
+
+def getting_started_embed(plan: Plan) -> discord.Embed:
+    embed = discord.Embed(
+        title="👋 Stepwise is here",
+        description=(f"I walk this server through **{plan.title}**: {plan.total} steps, each a topic and a "
+                     "hands-on exercise. Members mark progress, get reminders, and see each other move."),
+        colour=SUCCESS,
+    )
+    embed.add_field(name="Members: start here", inline=False, value=(
+        "`/plan next` your next step · `/done` mark it done · `/progress` how far you are\n"
+        "`/leaderboard` who is ahead · `/buddies` who is on your step · `/help` everything"))
+    embed.add_field(name="Admins (Manage Server)", inline=False, value=(
+        "`/config timezone` the server's time zone · `/config leaderboard` a daily or weekly post\n"
+        "`/config milestones` where completed phases are announced · `/config milestone-role` roles for phases\n"
+        "`/config cohort` a shared pace · `/config show` every setting"))
+    return embed
+
+
+def config_embed(*, tz: ZoneInfo, plan: Plan, leaderboard_channel: int | None, schedule: str,
+                 next_slot: datetime | None, last_slot: datetime | None, posted_at: datetime | None,
+                 milestones_channel: int | None, roles: Mapping[int, int], cohort: Cohort | None,
+                 cohort_expected: int | None, failures: Mapping[str, tuple[datetime, str]]) -> discord.Embed:
+    embed = discord.Embed(title="⚙️ Stepwise settings", colour=BRAND)
+    embed.add_field(name="Time zone", value=f"`{tz.key}` · `/config timezone`", inline=False)
+    where = f"<#{leaderboard_channel}>" if leaderboard_channel else "no channel"
+    lines = [f"{where} · {schedule} (server time)"]
+    if next_slot:
+        lines.append(f"Next post: {discord.utils.format_dt(next_slot, 'F')}")
+    if posted_at:
+        lines.append(f"Last posted: {discord.utils.format_dt(posted_at, 'R')}")
+    elif last_slot:
+        lines.append(f"Last slot handled: {discord.utils.format_dt(last_slot, 'R')}")
+    embed.add_field(name="Leaderboard posts", value="\n".join(lines) + "\n`/config leaderboard`", inline=False)
+    milestone = f"<#{milestones_channel}>" if milestones_channel else "not announced (no channel)"
+    embed.add_field(name="Milestones", value=f"{milestone} · `/config milestones`", inline=False)
+    if roles:
+        role_lines = [f"{'Whole plan' if phase == 0 else f'Phase {phase}'}: <@&{role}>"
+                      for phase, role in roles.items()]
+    else:
+        role_lines = ["none"]
+    embed.add_field(name="Milestone roles", value="\n".join(role_lines) + "\n`/config milestone-role`", inline=False)
+    if cohort:
+        value = (f"Started {cohort.start.isoformat()} at {cohort.pace:g} steps a week; "
+                 f"the plan is due by {cohort.end(plan.total).isoformat()}.")
+        if cohort_expected is not None:
+            value += f"\nExpected by today: {_plural(cohort_expected, 'step')}."
+    else:
+        value = "none"
+    embed.add_field(name="Cohort", value=value + "\n`/config cohort`", inline=False)
+    problems = [f"**{FAILURE_TITLES.get(kind, kind)}** {discord.utils.format_dt(at, 'R')}: {message}"
+                for kind, (at, message) in sorted(failures.items())]
+    embed.add_field(name="Last failures", value="\n".join(problems)[:1024] if problems else "none 🎉", inline=False)
+    return embed

@@ -1,0 +1,87 @@
+"""/leaderboard and /buddies: see each other move, and find someone on the same step."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import StepwiseBot
+from bot.community import PAGE_SIZE, parse_period, period_storage_key
+from bot.progress import current_step
+from bot.ui.community_views import buddies_embed, leaderboard_page
+from bot.ui.pager import Page, page_slice, pager_view
+from bot.ui.plan_views import step_choices
+from db.community import buddies, nearby_steps, standing, top
+from db.progress import load_member
+from db.settings import get_guild_timezone
+
+
+class Community(commands.Cog):
+    """See who is ahead, and who is on your step."""
+
+    help_title = "Community"
+
+    def __init__(self, bot: StepwiseBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.page_sources["leaderboard"] = self._leaderboard_source
+
+    async def cog_unload(self) -> None:
+        self.bot.page_sources.pop("leaderboard", None)
+
+    async def _leaderboard_source(self, interaction: discord.Interaction, owner: int, index: int, arg: str) -> Page:
+        period = parse_period(arg)
+        guild_id = interaction.guild_id or 0
+        now = self.bot.clock()
+        # All time needs no zone: skip the lookup on the busiest path.
+        tz = self.bot.settings.tz if period == "all" else await get_guild_timezone(self.bot.db, guild_id,
+                                                                                   self.bot.settings.tz)
+        key = period_storage_key(now, tz, period)
+        own = await standing(self.bot.db, guild_id, owner, key)
+        index, count, start = page_slice(own.total, index, PAGE_SIZE)
+        rows = await top(self.bot.db, guild_id, key, PAGE_SIZE, start)
+        return leaderboard_page(period, rows, own, owner=owner, index=index, count=count, now=now, tz=tz)
+
+    @app_commands.command(name="leaderboard", description="Members ranked by steps done: all time, this week or month")
+    @app_commands.describe(period="all (default), this week, or this month in the server's time zone")
+    @app_commands.guild_only()
+    async def leaderboard(self, interaction: discord.Interaction,
+                          period: Literal["all", "week", "month"] = "all") -> None:
+        page = await self._leaderboard_source(interaction, interaction.user.id, 0, period)
+        view = pager_view("leaderboard", interaction.user.id, page, period)
+        await interaction.response.send_message(embed=page.embed, view=view)
+
+    @app_commands.command(name="buddies", description="Members on the same step as you (or on a step you pick)")
+    @app_commands.describe(step="A step number (default: the step you are on)")
+    @app_commands.guild_only()
+    async def buddies(self, interaction: discord.Interaction, step: int | None = None) -> None:
+        guild_id = interaction.guild_id or 0
+        plan = self.bot.plan
+        if step is not None:
+            target = plan.require(step)
+        else:
+            member = await load_member(self.bot.db, guild_id, interaction.user.id)
+            found = current_step(plan, member.states)
+            if found is None:
+                await interaction.response.send_message(
+                    f"🏁 You have finished all {plan.total} steps, so you are not on a step. "
+                    "Pick one to help others with: `/buddies step:12`.", ephemeral=True)
+                return
+            target = found
+        people, total = await buddies(self.bot.db, guild_id, target.number, interaction.user.id)
+        nearby = {} if people else await nearby_steps(self.bot.db, guild_id, target.number, interaction.user.id)
+        embed = buddies_embed(target, people, total, nearby, own=step is None)
+        await interaction.response.send_message(embed=embed)
+
+    @buddies.autocomplete("step")
+    async def step_autocomplete(self, interaction: discord.Interaction,
+                                current: str) -> list[app_commands.Choice[int]]:
+        return step_choices(self.bot.plan, current)
+
+
+async def setup(bot: StepwiseBot) -> None:
+    await bot.add_cog(Community(bot))

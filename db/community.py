@@ -1,0 +1,311 @@
+"""Community storage: rankings from the per-member summary, study buddies, community settings, failures.
+
+Rankings read only `members` (all time) and `period_counts` (week / month), through the partial indexes
+`members_rank` and `period_rank_visible`, plus `rank_counts` (members per done count, kept by triggers) for
+ranks and totals; never the raw progress rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from bot.community import Buddy, Cohort, OwnStanding, PostSchedule, Ranked, ScheduleKind
+from bot.progress import Status
+from bot.timeutil import parse_hhmm, period_key
+from db.database import Database, from_db, from_db_opt, to_db
+
+FAILURE_KINDS = ("leaderboard_post", "milestone_post", "milestone_role")
+
+
+async def _one(db: Database, sql: str, params: Any = ()) -> Any:
+    """The first row of a query in one round trip to aiosqlite's thread (Database.fetchone takes three)."""
+    rows = list(await db.fetchall(sql, params))
+    return rows[0] if rows else None
+
+# ---------------------------------------------------------------------------------------------- rankings
+
+
+def _source(key: str | None) -> tuple[str, dict[str, Any]]:
+    """The ranked rows of one period: (FROM ... WHERE clause, parameters). Hidden members are never in it."""
+    if key is None:
+        return "members WHERE guild_id = :g AND visible = 1 AND done_count > 0", {}
+    return "period_counts WHERE guild_id = :g AND period = :p AND visible = 1", {"p": key}
+
+
+async def top(db: Database, guild_id: int, key: str | None, limit: int = 10, offset: int = 0) -> list[Ranked]:
+    """Ranked members of a period (`key` None = all time, else a period_counts key), best first."""
+    where, params = _source(key)
+    rows = await db.fetchall(
+        f"SELECT user_id, done_count, reached_at FROM {where} "  # noqa: S608 - fixed fragments only
+        "ORDER BY done_count DESC, reached_at, user_id LIMIT :limit OFFSET :offset",
+        {"g": guild_id, "limit": limit, "offset": offset, **params},
+    )
+    return [Ranked(offset + i + 1, int(r[0]), int(r[1]), from_db(r[2])) for i, r in enumerate(rows)]
+
+
+async def ranked_count(db: Database, guild_id: int, key: str | None) -> int:
+    """How many members are ranked in a period (from the rank_counts histogram, not by counting members)."""
+    row = await _one(db, "SELECT COALESCE(SUM(members), 0) FROM rank_counts WHERE guild_id = ? AND period = ?",
+                            (guild_id, key or "all"))
+    return int(row[0]) if row else 0
+
+
+async def standing(db: Database, guild_id: int, user_id: int, key: str | None) -> OwnStanding:
+    """The member's own rank and count in a period, and how many members are ranked, in one query.
+
+    Members ahead = those with a higher count (summed from rank_counts: one row per count) plus those with the
+    same count who reached it first (an index range of `members_rank` / `period_rank_visible`).
+    """
+    where, params = _source(key)
+    if key is None:
+        mine = ("SELECT visible AS v, done_count AS d, reached_at AS r FROM members "
+                "WHERE guild_id = :g AND user_id = :u")
+    else:
+        mine = ("SELECT m.visible AS v, COALESCE(p.done_count, 0) AS d, p.reached_at AS r FROM members m "
+                "LEFT JOIN period_counts p ON p.guild_id = m.guild_id AND p.period = :p AND p.user_id = m.user_id "
+                "WHERE m.guild_id = :g AND m.user_id = :u")
+    row = await _one(db,
+        f"WITH me AS ({mine}), "  # noqa: S608 - fixed fragments only
+        "hist AS (SELECT COALESCE(SUM(CASE WHEN done_count > (SELECT d FROM me) THEN members END), 0) AS higher, "
+        "COALESCE(SUM(members), 0) AS total FROM rank_counts WHERE guild_id = :g AND period = :k) "
+        "SELECT me.v, me.d, hist.higher + "
+        f"(SELECT COUNT(*) FROM {where} AND done_count = me.d AND (reached_at, user_id) < (me.r, :u)), "
+        "hist.total FROM me, hist",
+        {"g": guild_id, "u": user_id, "k": key or "all", **params},
+    )
+    if row is None:  # never used the bot here
+        return OwnStanding(None, 0, False, await ranked_count(db, guild_id, key))
+    visible, done, ahead, total = bool(row[0]), int(row[1]), int(row[2]), int(row[3])
+    if not visible or done == 0:
+        return OwnStanding(None, done, not visible, total)
+    return OwnStanding(ahead + 1, done, False, total)
+
+
+async def on_pace(db: Database, guild_id: int, expected: int) -> tuple[int, int]:
+    """(members with at least `expected` steps, members who ever used the bot), hidden members left out."""
+    row = await _one(db,
+        "SELECT (SELECT COUNT(*) FROM members WHERE guild_id = :g AND visible = 1 AND done_count >= :e), "
+        "(SELECT COUNT(*) FROM members WHERE guild_id = :g AND visible = 1)",
+        {"g": guild_id, "e": expected},
+    )
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+async def rebuild_period_counts(db: Database, guild_id: int, tz: ZoneInfo) -> None:
+    """Recompute every period count of a server in `tz` (after the server's time zone changed)."""
+    async with db.transaction() as conn:
+        rows = await conn.execute_fetchall(
+            "SELECT user_id, done_at FROM progress WHERE guild_id = ? AND status = 'done' AND done_at IS NOT NULL",
+            (guild_id,),
+        )
+        counts: dict[tuple[str, int], list[datetime]] = defaultdict(list)
+        for user_id, done_at in rows:
+            moment = from_db(done_at)
+            counts[(period_key(moment, tz, "week"), int(user_id))].append(moment)
+            counts[(period_key(moment, tz, "month"), int(user_id))].append(moment)
+        await conn.execute("DELETE FROM period_counts WHERE guild_id = ?", (guild_id,))
+        await conn.executemany(
+            "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at) VALUES (?, ?, ?, ?, ?)",
+            [(guild_id, period, user, len(times), to_db(max(times))) for (period, user), times in counts.items()],
+        )
+
+
+# ---------------------------------------------------------------------------------------------- buddies
+
+
+async def buddies(db: Database, guild_id: int, step: int, exclude: int, limit: int = 30) -> tuple[list[Buddy], int]:
+    """Visible members whose current step is `step` (most recently active first), and how many there are."""
+    rows = list(await db.fetchall(
+        "SELECT m.user_id, p.status, COUNT(*) OVER () FROM members m "
+        "LEFT JOIN progress p ON p.guild_id = m.guild_id AND p.user_id = m.user_id AND p.step = m.current_step "
+        "WHERE m.guild_id = ? AND m.current_step = ? AND m.visible = 1 AND m.user_id != ? "
+        "ORDER BY m.reached_at DESC, m.user_id LIMIT ?",
+        (guild_id, step, exclude, limit),
+    ))
+    total = int(rows[0][2]) if rows else 0
+    return [Buddy(int(r[0]), r[1] == Status.IN_PROGRESS.value) for r in rows], total
+
+
+async def nearby_steps(db: Database, guild_id: int, step: int, exclude: int, radius: int = 3) -> dict[int, int]:
+    """How many visible members are on each step within `radius` of `step` (for an empty /buddies)."""
+    rows = await db.fetchall(
+        "SELECT current_step, COUNT(*) FROM members WHERE guild_id = ? AND visible = 1 AND user_id != ? "
+        "AND current_step BETWEEN ? AND ? GROUP BY current_step",
+        (guild_id, exclude, step - radius, step + radius),
+    )
+    return {int(r[0]): int(r[1]) for r in rows if int(r[0]) != step}
+
+
+# ---------------------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    at: datetime
+    message: str
+
+
+@dataclass(frozen=True)
+class CommunitySettings:
+    guild_id: int
+    leaderboard_channel: int | None = None
+    schedule: PostSchedule = field(default_factory=lambda: PostSchedule("off"))
+    next_slot: datetime | None = None
+    last_slot: datetime | None = None
+    posted_at: datetime | None = None
+    milestones_channel: int | None = None
+    cohort: Cohort | None = None
+    roles: dict[int, int] = field(default_factory=dict)  # phase (0 = plan) -> role id
+    failures: dict[str, Failure] = field(default_factory=dict)  # kind -> last failure
+
+
+def _schedule(row: Any) -> PostSchedule:
+    kind: ScheduleKind = row["leaderboard_schedule"]
+    at = parse_hhmm(row["leaderboard_time"]) if row["leaderboard_time"] else None
+    return PostSchedule(kind, at, row["leaderboard_weekday"])
+
+
+def _cohort(row: Any) -> Cohort | None:
+    if not row["cohort_start"] or not row["cohort_pace"]:
+        return None
+    return Cohort(date.fromisoformat(row["cohort_start"]), float(row["cohort_pace"]))
+
+
+async def get_settings(db: Database, guild_id: int) -> CommunitySettings:
+    """Every community setting of a server, its milestone roles and the last failure of each kind."""
+    row = await _one(db, "SELECT * FROM community_settings WHERE guild_id = ?", (guild_id,))
+    roles = {int(r[0]): int(r[1]) for r in await db.fetchall(
+        "SELECT phase, role_id FROM milestone_roles WHERE guild_id = ? ORDER BY phase", (guild_id,))}
+    failures = {str(r[0]): Failure(from_db(r[1]), str(r[2])) for r in await db.fetchall(
+        "SELECT kind, at, message FROM community_failures WHERE guild_id = ?", (guild_id,))}
+    if row is None:
+        return CommunitySettings(guild_id, roles=roles, failures=failures)
+    return CommunitySettings(
+        guild_id=guild_id,
+        leaderboard_channel=row["leaderboard_channel"],
+        schedule=_schedule(row),
+        next_slot=from_db_opt(row["leaderboard_next_slot"]),
+        last_slot=from_db_opt(row["leaderboard_last_slot"]),
+        posted_at=from_db_opt(row["leaderboard_posted_at"]),
+        milestones_channel=row["milestones_channel"],
+        cohort=_cohort(row),
+        roles=roles,
+        failures=failures,
+    )
+
+
+async def get_cohort(db: Database, guild_id: int) -> Cohort | None:
+    """The server's cohort schedule, for /progress (None when the server has none)."""
+    row = await _one(db, "SELECT cohort_start, cohort_pace FROM community_settings WHERE guild_id = ?", (guild_id,))
+    return _cohort(row) if row else None
+
+
+async def _upsert(conn: aiosqlite.Connection, guild_id: int, **values: Any) -> None:
+    columns = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in values)
+    await conn.execute(
+        f"INSERT INTO community_settings (guild_id, {columns}) VALUES (?, {marks}) "  # noqa: S608 - our names
+        f"ON CONFLICT (guild_id) DO UPDATE SET {updates}",
+        (guild_id, *values.values()),
+    )
+
+
+async def set_leaderboard(db: Database, guild_id: int, channel_id: int | None, schedule: PostSchedule,
+                          next_slot: datetime | None) -> None:
+    async with db.transaction() as conn:
+        await _upsert(conn, guild_id, leaderboard_channel=channel_id, leaderboard_schedule=schedule.kind,
+                      leaderboard_time=schedule.at.strftime("%H:%M") if schedule.at else None,
+                      leaderboard_weekday=schedule.weekday,
+                      leaderboard_next_slot=to_db(next_slot) if next_slot else None)
+
+
+async def reschedule(db: Database, guild_id: int, next_slot: datetime | None) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE community_settings SET leaderboard_next_slot = ? WHERE guild_id = ?",
+                           (to_db(next_slot) if next_slot else None, guild_id))
+
+
+async def set_milestones_channel(db: Database, guild_id: int, channel_id: int | None) -> None:
+    async with db.transaction() as conn:
+        await _upsert(conn, guild_id, milestones_channel=channel_id)
+
+
+async def set_milestone_role(db: Database, guild_id: int, phase: int, role_id: int | None) -> None:
+    async with db.transaction() as conn:
+        if role_id is None:
+            await conn.execute("DELETE FROM milestone_roles WHERE guild_id = ? AND phase = ?", (guild_id, phase))
+        else:
+            await conn.execute(
+                "INSERT INTO milestone_roles (guild_id, phase, role_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (guild_id, phase) DO UPDATE SET role_id = excluded.role_id",
+                (guild_id, phase, role_id),
+            )
+
+
+async def set_cohort(db: Database, guild_id: int, cohort: Cohort | None) -> None:
+    async with db.transaction() as conn:
+        await _upsert(conn, guild_id, cohort_start=cohort.start.isoformat() if cohort else None,
+                      cohort_pace=cohort.pace if cohort else None)
+
+
+# ---------------------------------------------------------------------------------------------- scheduled posts
+
+
+@dataclass(frozen=True, slots=True)
+class DuePost:
+    guild_id: int
+    channel_id: int | None
+    schedule: PostSchedule
+    next_slot: datetime
+
+
+async def due_posts(db: Database, now: datetime) -> list[DuePost]:
+    """Servers whose next leaderboard slot is at or before `now`."""
+    rows = await db.fetchall(
+        "SELECT guild_id, leaderboard_channel, leaderboard_schedule, leaderboard_time, leaderboard_weekday, "
+        "leaderboard_next_slot FROM community_settings "
+        "WHERE leaderboard_next_slot IS NOT NULL AND leaderboard_next_slot <= ?",
+        (to_db(now),),
+    )
+    return [DuePost(int(r["guild_id"]), r["leaderboard_channel"], _schedule(r), from_db(r["leaderboard_next_slot"]))
+            for r in rows]
+
+
+async def claim_slot(db: Database, guild_id: int, expected: datetime, slot: datetime | None,
+                     following: datetime) -> bool:
+    """Advance the server's next slot from `expected` to `following` and record `slot` as handled, atomically.
+
+    False when another run (or a configuration change) moved it first: then this run must not post.
+    """
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "UPDATE community_settings SET leaderboard_next_slot = ?, "
+            "leaderboard_last_slot = COALESCE(?, leaderboard_last_slot) "
+            "WHERE guild_id = ? AND leaderboard_next_slot = ?",
+            (to_db(following), to_db(slot) if slot else None, guild_id, to_db(expected)),
+        )
+        return cursor.rowcount == 1
+
+
+async def record_posted(db: Database, guild_id: int, at: datetime) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE community_settings SET leaderboard_posted_at = ? WHERE guild_id = ?",
+                           (to_db(at), guild_id))
+
+
+async def record_failure(db: Database, guild_id: int, kind: str, at: datetime, message: str) -> None:
+    if kind not in FAILURE_KINDS:
+        raise ValueError(f"unknown failure kind {kind!r}")
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO community_failures (guild_id, kind, at, message) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, kind) DO UPDATE SET at = excluded.at, message = excluded.message",
+            (guild_id, kind, to_db(at), message[:500]),
+        )

@@ -1,0 +1,199 @@
+"""Community storage on a real SQLite file: rankings agree with the pure rule, hidden members, the step summary."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.community import rank_rows, summary_step
+from bot.progress import Status
+from db.community import buddies, on_pace, rebuild_period_counts, standing, top
+from db.database import Database, migrations, split_statements
+from db.progress import StepChange, apply_changes
+from db.settings import set_guild_timezone
+
+G = 1
+UTC_ZONE = ZoneInfo("UTC")
+KIRITIMATI = ZoneInfo("Pacific/Kiritimati")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(db_path: Path) -> AsyncIterator[Database]:
+    database = Database(db_path)
+    await database.open()
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def done(db: Database, user: int, steps: range | list[int], at: datetime, tz: ZoneInfo = UTC_ZONE) -> None:
+    changes = [StepChange(n, Status.DONE, done_at=at + timedelta(minutes=i)) for i, n in enumerate(steps)]
+    await apply_changes(db, G, user, changes, at, default_tz=tz)
+
+
+async def hide(db: Database, user: int, hidden: bool = True) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE members SET visible = ? WHERE guild_id = ? AND user_id = ?",
+                           (0 if hidden else 1, G, user))
+
+
+async def test_sql_ranking_matches_the_pure_rule_with_ties_and_hidden_members(db: Database) -> None:
+    rng = random.Random(5)
+    expected: list[tuple[int, int, datetime]] = []
+    for user in range(1, 41):
+        count = rng.randint(1, 6)
+        at = T0 + timedelta(hours=rng.randint(0, 3))  # many equal counts, some equal times
+        await done(db, user, range(1, count + 1), at)
+        if user % 7 == 0:
+            await hide(db, user)
+        else:
+            expected.append((user, count, at + timedelta(minutes=count - 1)))
+    reference = rank_rows(expected)
+    page1 = await top(db, G, None, 10)
+    page3 = await top(db, G, None, 10, 20)
+    assert [(r.rank, r.user_id, r.done) for r in page1] == [(r.rank, r.user_id, r.done) for r in reference[:10]]
+    assert [(r.rank, r.user_id) for r in page3] == [(r.rank, r.user_id) for r in reference[20:30]]
+    for ranked in reference:
+        own = await standing(db, G, ranked.user_id, None)
+        assert (own.rank, own.done, own.total) == (ranked.rank, ranked.done, len(reference))
+    hidden = await standing(db, G, 7, None)
+    assert (hidden.rank, hidden.hidden) == (None, True)
+
+
+async def test_period_rankings_leave_hidden_members_out_and_follow_privacy_changes(db: Database) -> None:
+    await done(db, 1, [1, 2], T0)
+    await done(db, 2, [1, 2, 3], T0)
+    await done(db, 3, [1], T0)
+    await hide(db, 2)
+    week = "2026-W01"
+    assert [r.user_id for r in await top(db, G, week)] == [1, 3]
+    assert (await standing(db, G, 2, week)).hidden
+    await done(db, 2, [4], T0 + timedelta(hours=1))  # a hidden member's new period row stays hidden
+    assert [r.user_id for r in await top(db, G, week)] == [1, 3]
+    await hide(db, 2, hidden=False)
+    assert [r.user_id for r in await top(db, G, week)] == [2, 1, 3]
+    assert (await standing(db, G, 2, week)).rank == 1
+
+
+async def test_members_with_nothing_in_a_period_have_no_rank(db: Database) -> None:
+    await done(db, 1, [1], T0)
+    own = await standing(db, G, 1, "2026-W09")
+    assert (own.rank, own.done, own.hidden, own.total) == (None, 0, False, 0)
+    stranger = await standing(db, G, 99, None)
+    assert (stranger.rank, stranger.total) == (None, 1)
+
+
+async def test_skipped_steps_never_count(db: Database) -> None:
+    await apply_changes(db, G, 1, [StepChange(1, Status.SKIPPED), StepChange(2, Status.DONE, done_at=T0)], T0,
+                        default_tz=UTC_ZONE)
+    assert [(r.user_id, r.done) for r in await top(db, G, None)] == [(1, 1)]
+
+
+async def test_current_step_is_kept_in_the_summary_row(db: Database) -> None:
+    await done(db, 1, [1, 2, 3], T0)
+    await apply_changes(db, G, 1, [StepChange(4, Status.SKIPPED), StepChange(6, Status.IN_PROGRESS)], T0,
+                        default_tz=UTC_ZONE)
+    await done(db, 2, [1, 2, 3], T0)
+    await apply_changes(db, G, 3, [StepChange(1, Status.IN_PROGRESS)], T0, default_tz=UTC_ZONE)
+    on_6, _ = await buddies(db, G, 6, exclude=0)
+    on_4, _ = await buddies(db, G, 4, exclude=0)
+    on_1, _ = await buddies(db, G, 1, exclude=0)
+    assert [(b.user_id, b.working) for b in on_6] == [(1, True)]
+    assert [(b.user_id, b.working) for b in on_4] == [(2, False)]
+    assert [(b.user_id, b.working) for b in on_1] == [(3, True)]
+    await apply_changes(db, G, 1, [StepChange(6, None)], T0, default_tz=UTC_ZONE)  # taken back: first open is 5
+    assert [b.user_id for b in (await buddies(db, G, 5, exclude=0))[0]] == [1]
+
+
+async def test_migration_fills_in_the_current_step_of_existing_members(db_path: Path) -> None:
+    database = Database(db_path)
+    await database.open()
+    try:
+        first = migrations()[0]
+        async with database.transaction() as conn:
+            for statement in split_statements(first[2]):
+                await conn.execute(statement)
+            await conn.execute("PRAGMA user_version = 1")
+            rows = {7: {1: "done", 2: "skipped", 3: "done", 5: "done"}, 8: {1: "done", 4: "in_progress"}, 9: {}}
+            for user, steps in rows.items():
+                await conn.execute("INSERT INTO members (guild_id, user_id, reached_at, created_at, done_count) "
+                                   "VALUES (1, ?, '1970', '1970', ?)",
+                                   (user, sum(1 for v in steps.values() if v == "done")))
+                for step, status in steps.items():
+                    await conn.execute("INSERT INTO progress (guild_id, user_id, step, status, updated_at) "
+                                       "VALUES (1, ?, ?, ?, '1970')", (user, step, status))
+        await database.migrate()
+        found = {r[0]: r[1] for r in await database.fetchall("SELECT user_id, current_step FROM members")}
+        assert found == {u: summary_step({s: Status(v) for s, v in steps.items()}) for u, steps in rows.items()}
+        assert found == {7: 4, 8: 4, 9: 1}
+        assert await rank_counts_drift(database) == []  # the histogram is filled in for existing members
+    finally:
+        await database.close()
+
+
+async def test_changing_the_zone_rebuilds_period_counts(db: Database) -> None:
+    # 09:30 and 10:30 UTC on Sunday 4 January: both in week 1 in UTC, but 10:30 is Monday in Kiritimati.
+    await apply_changes(db, G, 1, [StepChange(1, Status.DONE, done_at=datetime(2026, 1, 4, 9, 30, tzinfo=UTC)),
+                                   StepChange(2, Status.DONE, done_at=datetime(2026, 1, 4, 10, 30, tzinfo=UTC))],
+                        T0, default_tz=UTC_ZONE)
+    assert [(r.done) for r in await top(db, G, "2026-W01")] == [2]
+    await set_guild_timezone(db, G, KIRITIMATI.key)
+    await rebuild_period_counts(db, G, KIRITIMATI)
+    assert [r.done for r in await top(db, G, "2026-W01")] == [1]
+    assert [r.done for r in await top(db, G, "2026-W02")] == [1]
+
+
+async def test_on_pace_counts_visible_members(db: Database) -> None:
+    await done(db, 1, range(1, 6), T0)
+    await done(db, 2, range(1, 3), T0)
+    await done(db, 3, range(1, 9), T0)
+    await hide(db, 3)
+    assert await on_pace(db, G, 5) == (1, 2)
+    assert await on_pace(db, G, 0) == (2, 2)
+
+
+async def rank_counts_drift(db: Database) -> list[tuple[object, ...]]:
+    """Rows where the trigger-kept histogram differs from a recount of members and period_counts."""
+    rows = await db.fetchall(
+        "WITH truth AS ("
+        " SELECT guild_id, 'all' AS period, done_count, COUNT(*) AS n FROM members"
+        "  WHERE visible = 1 AND done_count > 0 GROUP BY guild_id, done_count"
+        " UNION ALL SELECT guild_id, period, done_count, COUNT(*) FROM period_counts"
+        "  WHERE visible = 1 AND done_count > 0 GROUP BY guild_id, period, done_count) "
+        "SELECT t.guild_id, t.period, t.done_count, t.n, r.members FROM truth t LEFT JOIN rank_counts r"
+        " USING (guild_id, period, done_count) WHERE r.members IS NOT t.n "
+        "UNION ALL SELECT r.guild_id, r.period, r.done_count, NULL, r.members FROM rank_counts r"
+        " WHERE r.members != 0 AND NOT EXISTS (SELECT 1 FROM truth t WHERE t.guild_id = r.guild_id"
+        " AND t.period = r.period AND t.done_count = r.done_count)")
+    return [tuple(r) for r in rows]
+
+
+async def test_rank_counts_follow_every_kind_of_write(db: Database) -> None:
+    rng = random.Random(9)
+    for step in range(60):
+        user = rng.randint(1, 8)
+        action = rng.choice(["done", "done", "undo", "hide", "show", "skip"])
+        at = T0 + timedelta(days=rng.randint(0, 40), minutes=step)
+        if action == "done":
+            await done(db, user, [rng.randint(1, 20)], at)
+        elif action == "undo":
+            await apply_changes(db, G, user, [StepChange(rng.randint(1, 20), None)], at, default_tz=UTC_ZONE)
+        elif action == "skip":
+            await apply_changes(db, G, user, [StepChange(rng.randint(1, 20), Status.SKIPPED)], at,
+                                default_tz=UTC_ZONE)
+        else:
+            await hide(db, user, hidden=action == "hide")
+        assert await rank_counts_drift(db) == [], (step, action)
+    await rebuild_period_counts(db, G, KIRITIMATI)
+    assert await rank_counts_drift(db) == []
+    async with db.transaction() as conn:  # forgetting a member (cascades to period_counts)
+        await conn.execute("DELETE FROM members WHERE guild_id = ? AND user_id = ?", (G, 3))
+    assert await rank_counts_drift(db) == []
