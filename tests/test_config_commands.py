@@ -48,7 +48,7 @@ async def test_run_time_check_refuses_a_member_let_in_by_a_command_override(env:
     world.guild.set_command_permissions(config, {world.alice: True})
     result = await world.alice.slash(world.channel, "config timezone", timezone="Europe/Berlin")
     assert result.ephemeral
-    assert result.response.content == "You need the Manage Guild permission to use this command."
+    assert result.response.content == "You need the Manage Server permission to use this command."
     simcord.assert_error(env, app_commands.MissingPermissions)
     assert (await get_guild_timezone(bot_of(env).db, world.guild.id, bot_of(env).settings.tz)).key == "UTC"
 
