@@ -7,13 +7,14 @@ period counts, so rankings never have to aggregate raw progress rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from bot.marking import StepDiff
 from bot.progress import MemberProgress, Status, StepState
 from bot.timeutil import Period, period_key
 from db.database import Database, from_db, from_db_opt, to_db
@@ -208,3 +209,129 @@ async def refresh_summary(
                 "DELETE FROM period_counts WHERE guild_id = ? AND period = ? AND user_id = ?",
                 (guild_id, period, user_id),
             )
+
+
+# ---------------------------------------------------------------------- commands built on apply_changes
+
+Decide = Callable[[MemberProgress], Sequence[StepChange]]
+
+
+async def change_member(
+    db: Database, guild_id: int, user_id: int, decide: Decide, now: datetime, *, default_tz: ZoneInfo
+) -> ChangeResult:
+    """Read the member's progress, let `decide` choose the changes, apply them: all in one transaction.
+
+    `decide` may raise (a UserError, say) to write nothing. No changes: nothing is written, not even a
+    member row, and the result has `changed == ()`.
+    """
+    async with db.transaction() as conn:
+        before = await _load(conn, guild_id, user_id)
+        changes = decide(before)
+        if not changes:
+            return ChangeResult(before, before, ())
+        return await apply_changes_in(conn, guild_id, user_id, changes, now, default_tz=default_tz)
+
+
+_BATCH_SQL = (
+    "SELECT batch, step, before_status, before_note, before_done_at, after_status, after_note, after_done_at "
+    "FROM history WHERE guild_id = ? AND user_id = ? AND batch = "
+    "(SELECT {}(batch) FROM history WHERE guild_id = ? AND user_id = ? AND undone = ?) ORDER BY id"
+)
+_UNDO_BATCH = _BATCH_SQL.format("MAX")  # the newest batch not undone
+_REDO_BATCH = _BATCH_SQL.format("MIN")  # the oldest undone batch: the one undone last
+
+
+async def _batch_rows(conn: aiosqlite.Connection, guild_id: int, user_id: int, *, undone: bool) -> list[aiosqlite.Row]:
+    return list(await conn.execute_fetchall(
+        _REDO_BATCH if undone else _UNDO_BATCH, (guild_id, user_id, guild_id, user_id, int(undone))))
+
+
+def _status(text: str | None) -> Status | None:
+    return Status(text) if text else None
+
+
+async def _move(db: Database, guild_id: int, user_id: int, now: datetime, default_tz: ZoneInfo,
+                *, undo: bool) -> tuple[ChangeResult, list[StepDiff]] | None:
+    side = "before" if undo else "after"
+    async with db.transaction() as conn:
+        rows = await _batch_rows(conn, guild_id, user_id, undone=not undo)
+        if not rows:
+            return None
+        targets: dict[int, StepChange] = {}
+        for row in reversed(rows) if undo else rows:
+            # Undo restores each step's first "before"; redo its last "after".
+            if undo and row["step"] in targets:
+                continue
+            targets[row["step"]] = StepChange(row["step"], _status(row[f"{side}_status"]), row[f"{side}_note"],
+                                              from_db_opt(row[f"{side}_done_at"]))
+        result = await apply_changes_in(conn, guild_id, user_id, list(targets.values()), now,
+                                        default_tz=default_tz, record_history=False)
+        await conn.execute("UPDATE history SET undone = ? WHERE guild_id = ? AND user_id = ? AND batch = ?",
+                           (int(undo), guild_id, user_id, rows[0]["batch"]))
+    moved = [StepDiff(n, result.before.status_of(n), result.after.status_of(n)) for n in sorted(targets)]
+    return result, moved
+
+
+async def undo(db: Database, guild_id: int, user_id: int, now: datetime, *,
+               default_tz: ZoneInfo) -> tuple[ChangeResult, list[StepDiff]] | None:
+    """Take back the member's newest change batch not undone yet; None when there is nothing to undo."""
+    return await _move(db, guild_id, user_id, now, default_tz, undo=True)
+
+
+async def redo(db: Database, guild_id: int, user_id: int, now: datetime, *,
+               default_tz: ZoneInfo) -> tuple[ChangeResult, list[StepDiff]] | None:
+    """Put back the oldest undone batch (the one undone last); None when there is nothing to redo."""
+    return await _move(db, guild_id, user_id, now, default_tz, undo=False)
+
+
+async def history_depth(db: Database, guild_id: int, user_id: int) -> tuple[int, int]:
+    """(batches that can be undone, batches that can be redone)."""
+    row = await db.fetchone(
+        "SELECT COUNT(DISTINCT CASE WHEN undone = 0 THEN batch END), "
+        "COUNT(DISTINCT CASE WHEN undone = 1 THEN batch END) FROM history WHERE guild_id = ? AND user_id = ?",
+        (guild_id, user_id))
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+async def forget_member(db: Database, guild_id: int, user_id: int) -> ChangeResult:
+    """Delete everything stored about the member in this server (the members row cascades)."""
+    async with db.transaction() as conn:
+        before = await _load(conn, guild_id, user_id)
+        await conn.execute("DELETE FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+    after = MemberProgress(guild_id, user_id, {}, True)
+    return ChangeResult(before, after, tuple(sorted(before.states)))
+
+
+async def set_visible(db: Database, guild_id: int, user_id: int, visible: bool, now: datetime) -> bool:
+    """Show or hide the member on leaderboards and others' /progress. Returns whether it changed."""
+    async with db.transaction() as conn:
+        await ensure_member(conn, guild_id, user_id, now)
+        cursor = await conn.execute(
+            "UPDATE members SET visible = ? WHERE guild_id = ? AND user_id = ? AND visible != ?",
+            (int(visible), guild_id, user_id, int(visible)))
+        return cursor.rowcount > 0
+
+
+async def seed_members(db: Database, guild_id: int, members: Mapping[int, Sequence[StepState]],
+                       now: datetime) -> None:
+    """Bulk-load members' step states (benchmarks, demos): progress rows and summaries, no history.
+
+    Period counts are not filled in; use apply_changes for anything a member does.
+    """
+    progress = [
+        (guild_id, user_id, s.step, s.status.value, s.note, to_db(s.updated_at),
+         to_db(s.done_at) if s.done_at else None)
+        for user_id, states in members.items() for s in states
+    ]
+    summaries = []
+    for user_id, states in members.items():
+        done = [s.done_at for s in states if s.status is Status.DONE and s.done_at]
+        summaries.append((guild_id, user_id, len(done), to_db(max(done)) if done else EPOCH, to_db(now)))
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO members (guild_id, user_id, done_count, reached_at, created_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, user_id) DO UPDATE SET done_count = excluded.done_count, "
+            "reached_at = excluded.reached_at", summaries)
+        await conn.executemany(
+            "INSERT OR REPLACE INTO progress (guild_id, user_id, step, status, note, updated_at, done_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", progress)
