@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from bot.app import StepwiseBot
 
@@ -31,7 +31,8 @@ def print_table(title: str, rows: Sequence[tuple[str, Sequence[float]]], baselin
     for name, samples in rows:
         median = statistics.median(samples)
         ratio = f"{median / base:.2f}" if base else "-"
-        print(f"{name:<44} {len(samples):>6} {median * scale:>12.3f} {percentile(samples, 99) * scale:>12.3f} {ratio:>11}")
+        p99 = percentile(samples, 99) * scale
+        print(f"{name:<44} {len(samples):>6} {median * scale:>12.3f} {p99:>12.3f} {ratio:>11}")
 
 
 async def timed(n: int, action: Callable[[int], Awaitable[Any]]) -> list[float]:
