@@ -102,6 +102,7 @@ def parse_export(plan: Plan, data: bytes, now: datetime) -> list[ImportedStep]:
     problems: list[str] = []
     found: dict[int, dict[str, object]] = {}
     order: list[int] = []
+    ticks: dict[int, tuple[bool, int]] = {}
     current: int | None = None
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or HEADING_LINE.match(line) or COMMENT_LINE.match(line):
@@ -124,7 +125,8 @@ def parse_export(plan: Plan, data: bytes, now: datetime) -> list[ImportedStep]:
                 continue
             current = number
             order.append(number)
-            found[number] = {"done": match["mark"] in "xX", "line": line_no}
+            found[number] = {}
+            ticks[number] = (match["mark"] in "xX", line_no)
             continue
         if (match := DETAIL_LINE.match(line)) and current is not None:
             _read_detail(found[current], match["key"].strip().casefold(), match["value"].strip(), line_no,
@@ -133,7 +135,7 @@ def parse_export(plan: Plan, data: bytes, now: datetime) -> list[ImportedStep]:
         problems.append(f"line {line_no}: not part of a progress checklist: “{_short(line.strip())}”")
     if not found and not problems:
         problems.append("there is no step line like `- [x] 1. Title (Exercise)` in it")
-    steps = [] if problems else [_imported(n, found[n], problems) for n in order]
+    steps = [] if problems else [_imported(n, *ticks[n], found[n], problems) for n in order]
     if problems:
         shown = problems[:MAX_PROBLEMS_SHOWN]
         more = len(problems) - len(shown)
@@ -173,9 +175,8 @@ def _read_detail(entry: dict[str, object], key: str, value: str, line_no: int, p
                         "(only done, status, note)")
 
 
-def _imported(number: int, entry: dict[str, object], problems: list[str]) -> ImportedStep:
-    line = entry["line"]
-    ticked = bool(entry["done"])
+def _imported(number: int, ticked: bool, line: int, entry: dict[str, object],
+              problems: list[str]) -> ImportedStep:
     stated = entry.get("status")
     status: Status | None = Status.DONE if ticked else (stated if isinstance(stated, Status) else None)
     if ticked and stated not in (None, Status.DONE):

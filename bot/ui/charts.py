@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 BRAND_HEX = "#5B8DEF"
 GOAL_HEX = "#9AA0A6"
+MIN_SPAN = timedelta(days=2)
 
 
 def progress_chart(series: Sequence[tuple[datetime, int]], total: int, title: str) -> bytes:
@@ -29,6 +30,8 @@ def progress_chart(series: Sequence[tuple[datetime, int]], total: int, title: st
         counts = [c for _, c in series]
         axes.step([times[0], *times], [0, *counts], where="post", color=BRAND_HEX, linewidth=2)
         axes.fill_between([times[0], *times], [0, *counts], step="post", color=BRAND_HEX, alpha=0.15)
+        if times[-1] - times[0] < MIN_SPAN:  # a day or two of data: give the axis room to label
+            axes.set_xlim(times[0] - MIN_SPAN / 2, times[-1] + MIN_SPAN / 2)
         locator = AutoDateLocator(maxticks=6)  # type: ignore[no-untyped-call]
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]

@@ -161,12 +161,13 @@ class ConfirmView(discord.ui.View):
     """Confirm / Cancel for a destructive or bulk action; only `owner` may press; expires after `timeout`."""
 
     def __init__(self, owner: int, on_confirm: Callable[[discord.Interaction], Awaitable[None]], *,
-                 confirm_label: str, timeout: float = 300) -> None:
+                 confirm_label: str, danger: bool = False, timeout: float = 300) -> None:
         super().__init__(timeout=timeout)
         self.owner = owner
         self.on_confirm = on_confirm
         self.original: discord.Interaction | None = None
         self.confirm.label = confirm_label
+        self.confirm.style = discord.ButtonStyle.danger if danger else discord.ButtonStyle.success
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.owner:
