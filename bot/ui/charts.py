@@ -32,7 +32,7 @@ def progress_chart(series: Sequence[tuple[datetime, int]], total: int, title: st
         axes.fill_between([times[0], *times], [0, *counts], step="post", color=BRAND_HEX, alpha=0.15)
         if times[-1] - times[0] < MIN_SPAN:  # a day or two of data: give the axis room to label
             axes.set_xlim(times[0] - MIN_SPAN / 2, times[-1] + MIN_SPAN / 2)
-        locator = AutoDateLocator(maxticks=6)  # type: ignore[no-untyped-call]
+        locator = AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     axes.axhline(total, color=GOAL_HEX, linestyle="--", linewidth=1)
