@@ -101,6 +101,36 @@ async def apply_changes(
                                       default_tz=default_tz, record_history=record_history)
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """What a write needs to know, read in one query: progress, visibility, next history batch, zone."""
+
+    member: MemberProgress
+    next_batch: int
+    has_undone: bool
+    tz: ZoneInfo
+
+
+_LOAD_FOR_WRITE = (
+    "SELECT k.visible, k.next_batch, k.has_undone, k.tz, p.step, p.status, p.note, p.updated_at, p.done_at "
+    "FROM (SELECT (SELECT visible FROM members WHERE guild_id = :g AND user_id = :u) AS visible, "
+    "(SELECT COALESCE(MAX(batch), 0) + 1 FROM history WHERE guild_id = :g AND user_id = :u AND undone = 0) "
+    "AS next_batch, "
+    "EXISTS (SELECT 1 FROM history WHERE guild_id = :g AND user_id = :u AND undone = 1) AS has_undone, "
+    "(SELECT timezone FROM guild_settings WHERE guild_id = :g) AS tz) AS k "
+    "LEFT JOIN progress AS p ON p.guild_id = :g AND p.user_id = :u ORDER BY p.step"
+)
+
+
+async def _load_for_write(conn: aiosqlite.Connection, guild_id: int, user_id: int, default_tz: ZoneInfo) -> _Loaded:
+    rows = list(await conn.execute_fetchall(_LOAD_FOR_WRITE, {"g": guild_id, "u": user_id}))
+    head = rows[0]
+    visible = True if head["visible"] is None else bool(head["visible"])
+    states = {r["step"]: _state(r) for r in rows if r["step"] is not None}
+    return _Loaded(MemberProgress(guild_id, user_id, states, visible), int(head["next_batch"]),
+                   bool(head["has_undone"]), ZoneInfo(head["tz"]) if head["tz"] else default_tz)
+
+
 async def apply_changes_in(
     conn: aiosqlite.Connection,
     guild_id: int,
@@ -112,19 +142,35 @@ async def apply_changes_in(
     record_history: bool = True,
 ) -> ChangeResult:
     """`apply_changes` inside a transaction the caller already holds."""
-    await ensure_member(conn, guild_id, user_id, now)
-    before = await _load(conn, guild_id, user_id)
+    loaded = await _load_for_write(conn, guild_id, user_id, default_tz)
+    return await _apply(conn, loaded, changes, now, record_history=record_history)
+
+
+async def _apply(
+    conn: aiosqlite.Connection, loaded: _Loaded, changes: Sequence[StepChange], now: datetime, *,
+    record_history: bool,
+) -> ChangeResult:
+    """Write `changes` over the state in `loaded` with as few awaited calls as possible (each costs ~35 µs).
+
+    The member's new state, summary and period counts are computed here from what was loaded (the
+    transaction holds the write lock, so nothing else changed it), not read back.
+    """
+    before = loaded.member
+    guild_id, user_id = before.guild_id, before.user_id
     stamp = to_db(now)
+    updated_at = from_db(stamp)
+    states = dict(before.states)
     upserts: list[tuple[object, ...]] = []
     deletes: list[tuple[int, int, int]] = []
     history: list[tuple[object, ...]] = []
     changed: list[int] = []
     touched_done: list[datetime] = []
     for change in changes:
-        old = before.states.get(change.step)
+        old = states.get(change.step)
         done_at: datetime | None = None
         if change.status is Status.DONE:
             done_at = change.done_at or (old.done_at if old and old.status is Status.DONE else None) or now
+            done_at = from_db(to_db(done_at))
         if old is not None and old.status is change.status and old.note == change.note and old.done_at == done_at:
             continue
         if old is None and change.status is None:
@@ -132,21 +178,34 @@ async def apply_changes_in(
         changed.append(change.step)
         if change.status is None:
             deletes.append((guild_id, user_id, change.step))
+            del states[change.step]
         else:
             upserts.append((guild_id, user_id, change.step, change.status.value, change.note, stamp,
                             to_db(done_at) if done_at else None))
+            states[change.step] = StepState(change.step, change.status, change.note, updated_at, done_at)
         for moment in (old.done_at if old else None, done_at):
             if moment is not None:
                 touched_done.append(moment)
         history.append((
-            guild_id, user_id, change.step,
+            guild_id, user_id, loaded.next_batch, change.step,
             old.status.value if old else None, old.note if old else None,
             to_db(old.done_at) if old and old.done_at else None,
             change.status.value if change.status else None, change.note,
             to_db(done_at) if done_at else None, stamp,
         ))
     if not changed:
+        await ensure_member(conn, guild_id, user_id, now)
         return ChangeResult(before, before, ())
+    done = [s for s in states.values() if s.status is Status.DONE]
+    done_times = [s.done_at for s in done if s.done_at]
+    latest = max(done_times, default=None)
+    # The member row first (progress and history reference it), with its new summary.
+    await conn.execute(
+        "INSERT INTO members (guild_id, user_id, done_count, reached_at, created_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (guild_id, user_id) DO UPDATE SET done_count = excluded.done_count, "
+        "reached_at = excluded.reached_at",
+        (guild_id, user_id, len(done), to_db(latest) if latest else EPOCH, stamp),
+    )
     if deletes:
         await conn.executemany("DELETE FROM progress WHERE guild_id = ? AND user_id = ? AND step = ?", deletes)
     if upserts:
@@ -158,22 +217,46 @@ async def apply_changes_in(
             upserts,
         )
     if record_history:
-        await conn.execute("DELETE FROM history WHERE guild_id = ? AND user_id = ? AND undone = 1",
-                           (guild_id, user_id))
-        row = await (await conn.execute(
-            "SELECT COALESCE(MAX(batch), 0) + 1 FROM history WHERE guild_id = ? AND user_id = ?",
-            (guild_id, user_id),
-        )).fetchone()
-        batch = int(row[0]) if row else 1
+        if loaded.has_undone:  # a new change clears what could be redone
+            await conn.execute("DELETE FROM history WHERE guild_id = ? AND user_id = ? AND undone = 1",
+                               (guild_id, user_id))
         await conn.executemany(
             "INSERT INTO history (guild_id, user_id, batch, step, before_status, before_note, before_done_at, "
             "after_status, after_note, after_done_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*h[:2], batch, *h[2:]) for h in history],
+            history,
         )
-    tz = await guild_timezone(conn, guild_id, default_tz)
-    await refresh_summary(conn, guild_id, user_id, touched_done, tz)
-    after = await _load(conn, guild_id, user_id)
+    await _write_period_counts(conn, guild_id, user_id, touched_done, done_times, tz=loaded.tz)
+    after = MemberProgress(guild_id, user_id, states, before.visible)
     return ChangeResult(before, after, tuple(changed))
+
+
+async def _write_period_counts(conn: aiosqlite.Connection, guild_id: int, user_id: int,
+                               touched_done: Iterable[datetime], done_times: Sequence[datetime], *,
+                               tz: ZoneInfo) -> None:
+    """Recount the week and month periods that `touched_done` fall in, from the member's done times."""
+    kinds: tuple[Period, ...] = ("week", "month")
+    periods = {(kind, period_key(t, tz, kind)) for t in touched_done for kind in kinds}
+    if not periods:
+        return
+    keyed = {kind: [(period_key(t, tz, kind), t) for t in done_times] for kind in kinds}
+    upserts: list[tuple[object, ...]] = []
+    deletes: list[tuple[int, str, int]] = []
+    for kind, period in sorted(periods):
+        inside = [t for key, t in keyed[kind] if key == period]
+        if inside:
+            upserts.append((guild_id, period, user_id, len(inside), to_db(max(inside))))
+        else:
+            deletes.append((guild_id, period, user_id))
+    if upserts:
+        await conn.executemany(
+            "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, period, user_id) DO UPDATE SET done_count = excluded.done_count, "
+            "reached_at = excluded.reached_at",
+            upserts,
+        )
+    if deletes:
+        await conn.executemany("DELETE FROM period_counts WHERE guild_id = ? AND period = ? AND user_id = ?",
+                               deletes)
 
 
 async def refresh_summary(
@@ -225,11 +308,11 @@ async def change_member(
     member row, and the result has `changed == ()`.
     """
     async with db.transaction() as conn:
-        before = await _load(conn, guild_id, user_id)
-        changes = decide(before)
+        loaded = await _load_for_write(conn, guild_id, user_id, default_tz)
+        changes = decide(loaded.member)
         if not changes:
-            return ChangeResult(before, before, ())
-        return await apply_changes_in(conn, guild_id, user_id, changes, now, default_tz=default_tz)
+            return ChangeResult(loaded.member, loaded.member, ())
+        return await _apply(conn, loaded, changes, now, record_history=True)
 
 
 _BATCH_SQL = (

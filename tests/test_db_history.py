@@ -148,3 +148,41 @@ async def test_seed_members_writes_progress_and_summaries(db: Database) -> None:
     assert statuses(await load_member(db, G, U)) == {1: Status.DONE, 2: Status.SKIPPED}
     rows = {r[0]: r[1] for r in await db.fetchall("SELECT user_id, done_count FROM members WHERE guild_id = ?", (G,))}
     assert rows == {U: 1, U + 1: 0}
+
+
+async def test_summary_and_period_counts_match_a_recount_after_random_changes(db: Database) -> None:
+    """The summary row and period counts, kept up to date per change, equal a recount from raw rows."""
+    import random
+
+    from bot.timeutil import period_key
+
+    rng = random.Random(7)
+    tz = ZoneInfo("Europe/Berlin")
+    choices = [Status.DONE, Status.DONE, Status.SKIPPED, Status.IN_PROGRESS, None]
+    for i in range(150):
+        at = T0 + timedelta(hours=rng.randint(0, 24 * 70))
+        user = U + rng.randint(0, 2)
+        roll = rng.random()
+        if roll < 0.15:
+            await undo(db, G, user, at, default_tz=tz)
+        elif roll < 0.25:
+            await redo(db, G, user, at, default_tz=tz)
+        else:
+            changes = [StepChange(rng.randint(1, 12), rng.choice(choices), f"n{i}" if rng.random() < 0.3 else None,
+                                  at - timedelta(days=rng.randint(0, 30)) if rng.random() < 0.3 else None)
+                       for _ in range(rng.randint(1, 3))]
+            unique = list({c.step: c for c in changes}.values())
+            await apply_changes(db, G, user, unique, at, default_tz=tz)
+    rows = list(await db.fetchall("SELECT user_id, done_at FROM progress WHERE status = 'done'"))
+    expected_counts: dict[int, int] = {}
+    expected_periods: dict[tuple[str, int], int] = {}
+    for row in rows:
+        expected_counts[row[0]] = expected_counts.get(row[0], 0) + 1
+        when = datetime.fromisoformat(row[1])
+        for kind in ("week", "month"):
+            key = (period_key(when, tz, kind), row[0])  # type: ignore[arg-type]
+            expected_periods[key] = expected_periods.get(key, 0) + 1
+    members = {r[0]: r[1] for r in await db.fetchall("SELECT user_id, done_count FROM members")}
+    assert {u: c for u, c in members.items() if c} == expected_counts
+    periods = {(r[0], r[1]): r[2] for r in await db.fetchall("SELECT period, user_id, done_count FROM period_counts")}
+    assert periods == expected_periods
