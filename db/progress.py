@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -20,6 +20,7 @@ from bot.timeutil import Period, period_key
 from db.database import Database, from_db, from_db_opt, to_db
 
 EPOCH = "1970-01-01T00:00:00.000000+00:00"
+PERIOD_REACH = timedelta(days=32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,10 +236,13 @@ async def _write_period_counts(conn: aiosqlite.Connection, guild_id: int, user_i
                                tz: ZoneInfo) -> None:
     """Recount the week and month periods that `touched_done` fall in, from the member's done times."""
     kinds: tuple[Period, ...] = ("week", "month")
-    periods = {(kind, period_key(t, tz, kind)) for t in touched_done for kind in kinds}
+    touched = list(touched_done)
+    periods = {(kind, period_key(t, tz, kind)) for t in touched for kind in kinds}
     if not periods:
         return
-    keyed = {kind: [(period_key(t, tz, kind), t) for t in done_times] for kind in kinds}
+    # A week or month is at most 31 days long: only done times that close to a touched one can share its period.
+    near = [t for t in done_times if any(abs(t - m) <= PERIOD_REACH for m in touched)]
+    keyed = {kind: [(period_key(t, tz, kind), t) for t in near] for kind in kinds}
     upserts: list[tuple[object, ...]] = []
     deletes: list[tuple[int, str, int]] = []
     for kind, period in sorted(periods):
