@@ -96,6 +96,7 @@ async def main() -> None:
 
             member = await load_member(bot.db, guild.id, active[0].id)
             series = cumulative_series(member.done_times(), now)
+            await _render(series, bot.plan.total)  # warm-up: matplotlib's first import and font cache
             chart = await timed(30, lambda _i: _render(series, bot.plan.total))
         await bot.close()  # SimCord never closes the bot; aiosqlite's thread must stop
 
