@@ -362,3 +362,12 @@ async def test_200_members_marking_at_the_same_moment_all_land(env: simcord.Env)
     assert summary is not None
     assert tuple(summary) == (200, 200)
     assert time.perf_counter() - started < 30
+
+
+async def test_help_lists_the_progress_and_data_commands(env: simcord.Env, world: World) -> None:
+    r = await world.alice.slash(world.channel, "help")
+    fields = {f.name: f.value for f in r.response.embeds[0].fields}
+    assert "**/done** `[step]` `[note]`" in fields["Your progress"]
+    assert "**/progress** `[member]`" in fields["Your progress"]
+    assert "**/data import** `file`" in fields["Your data"]
+    assert all(len(v or "") <= 1024 for v in fields.values())
