@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 EXTENSIONS: tuple[str, ...] = (
     "cogs.meta",
     "cogs.plan",
+    "cogs.progress",
+    "cogs.data",
     "cogs.community",
     "cogs.config",
     "cogs.announcements",

@@ -1,0 +1,81 @@
+"""Replies of /data: export, import summary, forget, privacy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import discord
+
+from bot.export import ImportPlan
+from bot.plan import Plan
+from bot.progress import MemberProgress
+from bot.ui.plan_views import BRAND, SUCCESS, escape
+from bot.ui.progress_views import total_line
+
+DANGER = discord.Colour(0xED4245)
+
+
+def export_filename(where: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", where.casefold()).strip("-")[:40] or "server"
+    return f"stepwise-progress-{slug}.md"
+
+
+def export_message(plan: Plan, member: MemberProgress) -> str:
+    return (f"Here is your progress in {escape(plan.title)}: {member.done_count}/{plan.total} steps done, "
+            f"{len(member.skipped)} skipped, notes and done dates included. It is a plain Markdown checklist: "
+            "keep it anywhere, and `/data import` reads it back.")
+
+
+def _steps(numbers: Sequence[int], limit: int = 12) -> str:
+    shown = ", ".join(str(n) for n in numbers[:limit])
+    return shown + (f" … (+{len(numbers) - limit})" if len(numbers) > limit else "")
+
+
+def import_summary_embed(plan: Plan, summary: ImportPlan, filename: str) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"Import {escape(filename)}?"[:256],
+        description=f"This file would change **{summary.changes}** of your steps "
+                    f"({summary.unchanged} already match). Nothing changes until you press **Import**; "
+                    "`/undo` takes the whole import back afterwards.",
+        colour=BRAND,
+    )
+    for label, numbers in (("Marked done", summary.done), ("Skipped", summary.skipped),
+                           ("In progress", summary.in_progress), ("Back to not started", summary.cleared),
+                           ("Note or done date updated", summary.notes)):
+        if numbers:
+            embed.add_field(name=f"{label}: {len(numbers)}", value=f"Steps {_steps(numbers)}", inline=False)
+    embed.set_footer(text=f"{plan.title} · the buttons expire after 5 minutes")
+    return embed
+
+
+def imported_embed(plan: Plan, result_after_done: int, changed: int) -> discord.Embed:
+    return discord.Embed(
+        title=f"✅ Imported: {changed} step{'s' if changed != 1 else ''} updated",
+        description=f"{total_line(plan, result_after_done)}\n`/progress` shows your card; `/undo` takes the "
+                    "whole import back.",
+        colour=SUCCESS,
+    )
+
+
+def forget_embed(plan: Plan, member: MemberProgress) -> discord.Embed:
+    return discord.Embed(
+        title="Delete everything Stepwise stores about you in this server?",
+        description=f"Your {len(member.states)} marked steps ({member.done_count}/{plan.total} done), notes, "
+                    "undo history, leaderboard entries and settings here will be deleted for good; this cannot "
+                    "be undone. Other servers are not touched. Tip: `/data export` first keeps a copy.",
+        colour=DANGER,
+    )
+
+
+def forgotten_message(steps: int) -> str:
+    return (f"Done: everything about you in this server is deleted ({steps} marked step{'s' if steps != 1 else ''}). "
+            "You can start again any time with `/done`.")
+
+
+def privacy_message(visible: bool, changed: bool) -> str:
+    already = "" if changed else "That was already your choice. "
+    if visible:
+        return (f"{already}You are **visible**: you appear on leaderboards and members can see your `/progress`.")
+    return (f"{already}You are **hidden**: you are left off leaderboards, and only you can see your `/progress` "
+            "(your replies to `/done` are shown only to you). `/data privacy visible:True` shows you again.")

@@ -1,0 +1,196 @@
+"""Replies for marking steps, the progress card, undo/redo, and the confirm buttons of /data."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import discord
+
+from bot.marking import STATUS_WORDS, StepDiff, describe_diffs
+from bot.plan import Plan, Step
+from bot.progress import Completion, MemberProgress, Status, Streak, current_step, phase_done_counts
+from bot.stats import Summary
+from bot.tree import send_ephemeral
+from bot.ui.plan_views import BRAND, SUCCESS, bar, escape
+
+log = logging.getLogger(__name__)
+
+GOLD = discord.Colour(0xF1C40F)
+PHASE_NAME_WIDTH = 24
+
+
+def total_line(plan: Plan, done: int) -> str:
+    return f"**{done}/{plan.total}** steps done ({done * 100 // plan.total}%) {bar(done, plan.total)}"
+
+
+def next_line(plan: Plan, member: MemberProgress) -> str:
+    step = current_step(plan, member.states)
+    if step is None:
+        return "Nothing left: every step is done or skipped."
+    return f"Next: **{step.number}. {escape(step.title)}** · {escape(step.exercise)}"
+
+
+def celebration_lines(plan: Plan, completion: Completion) -> list[str]:
+    lines = [f"🎉 Phase {p.number} complete: **{escape(p.name)}** ({len(p.steps)} steps)!" for p in completion.phases]
+    if completion.plan:
+        lines.append(f"🏆 You finished the whole plan, all {plan.total} steps. Amazing work!")
+    return lines
+
+
+def done_embed(plan: Plan, step: Step, member: MemberProgress, completion: Completion) -> discord.Embed:
+    celebrate = celebration_lines(plan, completion)
+    embed = discord.Embed(
+        title=f"✅ Step {step.number} done: {step.title}"[:256],
+        description="\n".join([*celebrate, total_line(plan, member.done_count), next_line(plan, member)]),
+        colour=GOLD if celebrate else SUCCESS,
+    )
+    state = member.states.get(step.number)
+    if state and state.note:
+        embed.add_field(name="Your note", value=escape(state.note)[:1024], inline=False)
+    embed.set_footer(text="Marked the wrong step? /undo takes it back.")
+    return embed
+
+
+def already_message(step: Step, status: Status, since: datetime | None) -> str:
+    when = f" (since {discord.utils.format_dt(since, 'D')})" if since else ""
+    return (f"Step {step.number}. {escape(step.title)} is already {STATUS_WORDS[status]}{when}; nothing changed. "
+            "`/progress` shows where you are.")
+
+
+def start_embed(plan: Plan, step: Step, member: MemberProgress, was: Status | None) -> discord.Embed:
+    reopened = f"It was {STATUS_WORDS[was]}; it is back in progress. " if was else ""
+    embed = discord.Embed(
+        title=f"🔄 Step {step.number} in progress: {step.title}"[:256],
+        description=f"{reopened}Exercise: {escape(step.exercise)}\n{total_line(plan, member.done_count)}\n"
+                    "Mark it with `/done` when you have finished.",
+        colour=BRAND,
+    )
+    embed.set_footer(text="Changed your mind? /undo takes it back.")
+    return embed
+
+
+def skip_embed(plan: Plan, step: Step, member: MemberProgress, was: Status | None) -> discord.Embed:
+    was_text = f" (it was {STATUS_WORDS[was]})" if was else ""
+    embed = discord.Embed(
+        title=f"⏭️ Step {step.number} skipped: {step.title}"[:256],
+        description=f"Skipped steps never count as done{was_text}.\n{total_line(plan, member.done_count)}\n"
+                    f"{next_line(plan, member)}",
+        colour=BRAND,
+    )
+    embed.set_footer(text="Changed your mind? /undo, or /done step:" + str(step.number))
+    return embed
+
+
+def history_embed(plan: Plan, diffs: Sequence[StepDiff], member: MemberProgress, *, undo: bool,
+                  left: int) -> discord.Embed:
+    """After /undo or /redo: what moved, the new total, and how many more can move that way."""
+    count = f"{len(diffs)} steps" if len(diffs) != 1 else "1 step"
+    title = f"↩️ Undid your last change ({count})" if undo else f"↪️ Redid a change you undid ({count})"
+    embed = discord.Embed(
+        title=title,
+        description="\n".join([*(escape(line) for line in describe_diffs(plan, diffs)), "",
+                               total_line(plan, member.done_count)]),
+        colour=BRAND,
+    )
+    verb, other = ("undone", "/redo puts it back") if undo else ("redone", "/undo takes it back again")
+    more = f"{left} more can be {verb}" if left else f"nothing more can be {verb}"
+    embed.set_footer(text=f"{more} · {other}")
+    return embed
+
+
+def phase_block(plan: Plan, member: MemberProgress) -> str:
+    """One line per phase in a code block: a mark, the name, done/size and a small bar (fits 1024 chars)."""
+    lines = []
+    for phase, done in phase_done_counts(plan, member.done):
+        size = len(phase.steps)
+        mark = "✓" if done == size else ("·" if done == 0 else "›")
+        name = phase.name if len(phase.name) <= PHASE_NAME_WIDTH else phase.name[: PHASE_NAME_WIDTH - 1] + "…"
+        lines.append(f"{mark} {phase.number:>2} {name:<{PHASE_NAME_WIDTH}} {done:>2}/{size:<2} {bar(done, size, 6)}")
+    block = "\n".join(lines).replace("`", "'")
+    while len(block) > 1016:  # plans with many phases: keep whole lines within the field limit
+        lines.pop()
+        block = "\n".join([*lines[:-1], "…"])
+    return f"```\n{block}\n```"
+
+
+def _day(day: date) -> str:
+    return discord.utils.format_dt(datetime.combine(day, time(12), tzinfo=UTC), "D")
+
+
+def progress_embed(plan: Plan, who: str, member: MemberProgress, summary: Summary, streak: Streak, *,
+                   avatar: str | None = None) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"{who}'s progress"[:256],
+        description=f"{total_line(plan, summary.done)}\n" + (f"{summary.skipped} skipped · " if summary.skipped else "")
+        + f"{summary.remaining} to go",
+        colour=GOLD if summary.remaining == 0 else BRAND,
+    )
+    if avatar:
+        embed.set_thumbnail(url=avatar)
+    step = current_step(plan, member.states)
+    status = member.status_of(step.number) if step else None
+    embed.add_field(name="Current step",
+                    value=(f"**{step.number}. {escape(step.title)}**" + (" (in progress)" if status else ""))
+                    if step else "🏆 All done!", inline=False)
+    embed.add_field(name="Streak", value=f"🔥 {streak.current} day{'s' if streak.current != 1 else ''} "
+                                         f"· best {streak.longest}")
+    embed.add_field(name="Pace", value=f"{summary.pace:.1f} steps/week" if summary.pace else "–")
+    if summary.remaining == 0:
+        forecast = "Finished 🎉"
+    elif summary.forecast is None:
+        forecast = "Not enough activity yet: mark a step done to get a forecast."
+    else:
+        forecast = f"{_day(summary.forecast)} at this pace"
+    embed.add_field(name="Forecast finish", value=forecast)
+    embed.add_field(name="Phases", value=phase_block(plan, member), inline=False)
+    embed.set_footer(text="Pace: steps done per week over the last 4 weeks · streaks count local days")
+    return embed
+
+
+def empty_progress_embed(plan: Plan, who: str, yourself: bool) -> discord.Embed:
+    start = (f"Start with `/plan next` to see step {plan.first_number}, then `/done` when you have finished it."
+             if yourself else "When they mark a step with `/done`, it will show here.")
+    return discord.Embed(title=f"{who}'s progress"[:256],
+                         description=f"No steps marked yet: 0/{plan.total}. {start}", colour=BRAND)
+
+
+class ConfirmView(discord.ui.View):
+    """Confirm / Cancel for a destructive or bulk action; only `owner` may press; expires after `timeout`."""
+
+    def __init__(self, owner: int, on_confirm: Callable[[discord.Interaction], Awaitable[None]], *,
+                 confirm_label: str, danger: bool = False, timeout: float = 300) -> None:
+        super().__init__(timeout=timeout)
+        self.owner = owner
+        self.on_confirm = on_confirm
+        self.original: discord.Interaction | None = None
+        self.confirm.label = confirm_label
+        self.confirm.style = discord.ButtonStyle.danger if danger else discord.ButtonStyle.success
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        if interaction.user.id != self.owner:
+            await send_ephemeral(interaction, "These buttons belong to whoever ran the command.")
+            return False
+        return True
+
+    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
+        self.stop()
+        await self.on_confirm(interaction)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
+        self.stop()
+        await interaction.response.edit_message(content="Cancelled: nothing changed.", embed=None, view=None)
+
+    async def on_timeout(self) -> None:
+        if self.original is None:
+            return
+        try:
+            await self.original.edit_original_response(
+                content="This confirmation expired: nothing changed. Run the command again if you still want to.",
+                embed=None, view=None)
+        except discord.HTTPException:
+            log.info("could not mark an expired confirmation for user %s", self.owner)

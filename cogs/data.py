@@ -1,0 +1,102 @@
+"""/data export|import|forget|privacy: a member's own data, to take away, bring back, delete or hide."""
+
+from __future__ import annotations
+
+import io
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import StepwiseBot
+from bot.errors import UserError
+from bot.export import MAX_FILE_BYTES, ImportedStep, format_export, parse_export, plan_import
+from bot.ui import data_views
+from bot.ui.progress_views import ConfirmView
+from db.progress import StepChange, apply_changes, forget_member, load_member, set_visible
+
+CONFIRM_SECONDS = 300
+
+
+@app_commands.guild_only()
+class Data(commands.GroupCog, group_name="data", group_description="Your data: export, import, forget, privacy"):
+    """Take your progress with you, bring it back, delete it, or hide it."""
+
+    help_title = "Your data"
+
+    def __init__(self, bot: StepwiseBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(name="export", description="Download your progress as a Markdown checklist")
+    async def export(self, interaction: discord.Interaction) -> None:
+        member = await load_member(self.bot.db, interaction.guild_id or 0, interaction.user.id)
+        where = interaction.guild.name if interaction.guild else "this server"
+        text = format_export(self.bot.plan, member.states, interaction.user.name, where, self.bot.clock())
+        file = discord.File(io.BytesIO(text.encode("utf-8")), filename=data_views.export_filename(where))
+        await interaction.response.send_message(data_views.export_message(self.bot.plan, member), file=file,
+                                                ephemeral=True)
+
+    @app_commands.command(name="import", description="Bring back progress from a file /data export gave you")
+    @app_commands.describe(file="The .md file from /data export (you may tick boxes and edit notes in it)")
+    async def import_(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        if file.size > MAX_FILE_BYTES:
+            raise UserError(f"That file is {file.size // 1024} KB; a progress export is a few KB (at most "
+                            f"{MAX_FILE_BYTES // 1024} KB). Attach the file `/data export` gave you.")
+        imported = parse_export(self.bot.plan, await file.read(), self.bot.clock())
+        guild_id, user_id = interaction.guild_id or 0, interaction.user.id
+        member = await load_member(self.bot.db, guild_id, user_id)
+        summary = plan_import(member.states, imported)
+        if not summary.changes:
+            await interaction.response.send_message(
+                f"That file matches your progress already ({len(imported)} steps): nothing to import.",
+                ephemeral=True)
+            return
+
+        async def confirmed(click: discord.Interaction) -> None:
+            result = await apply_changes(self.bot.db, guild_id, user_id, _changes(imported), self.bot.clock(),
+                                         default_tz=self.bot.settings.tz)
+            if result.changed:
+                self.bot.dispatch("progress_changed", guild_id, user_id, result)
+            await click.response.edit_message(content=None, embed=data_views.imported_embed(
+                self.bot.plan, result.after.done_count, len(result.changed)),
+                                              view=None)
+
+        view = ConfirmView(user_id, confirmed, confirm_label="Import", timeout=CONFIRM_SECONDS)
+        await interaction.response.send_message(embed=data_views.import_summary_embed(self.bot.plan, summary,
+                                                                                      file.filename),
+                                                view=view, ephemeral=True)
+        view.original = interaction
+
+    @app_commands.command(name="forget", description="Delete everything Stepwise stores about you in this server")
+    async def forget(self, interaction: discord.Interaction) -> None:
+        guild_id, user_id = interaction.guild_id or 0, interaction.user.id
+        member = await load_member(self.bot.db, guild_id, user_id)
+
+        async def confirmed(click: discord.Interaction) -> None:
+            result = await forget_member(self.bot.db, guild_id, user_id)
+            if result.changed:
+                self.bot.dispatch("progress_changed", guild_id, user_id, result)
+            await click.response.edit_message(content=data_views.forgotten_message(len(result.before.states)),
+                                              embed=None, view=None)
+
+        view = ConfirmView(user_id, confirmed, confirm_label="Delete my data", danger=True, timeout=CONFIRM_SECONDS)
+        await interaction.response.send_message(embed=data_views.forget_embed(self.bot.plan, member), view=view,
+                                                ephemeral=True)
+        view.original = interaction
+
+    @app_commands.command(name="privacy", description="Show or hide yourself on leaderboards and others' /progress")
+    @app_commands.describe(visible="True: others can see your progress; False: only you can")
+    async def privacy(self, interaction: discord.Interaction, visible: bool) -> None:
+        changed = await set_visible(self.bot.db, interaction.guild_id or 0, interaction.user.id, visible,
+                                    self.bot.clock())
+        await interaction.response.send_message(data_views.privacy_message(visible, changed), ephemeral=True)
+
+
+def _changes(imported: list[ImportedStep]) -> list[StepChange]:
+    return [StepChange(i.step, i.status, i.note, i.done_at) for i in imported]
+
+
+async def setup(bot: StepwiseBot) -> None:
+    await bot.add_cog(Data(bot))
+

@@ -1,0 +1,209 @@
+"""/done, /start, /skip, /undo, /redo and /progress: a member's own way through the plan."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable, Sequence
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import StepwiseBot
+from bot.errors import UserError
+from bot.marking import clean_note, done_target, start_target
+from bot.plan import Step
+from bot.progress import MemberProgress, Status, completions, streaks
+from bot.stats import cumulative_series, summarize
+from bot.timeutil import local_date
+from bot.ui import progress_views as views
+from bot.ui.charts import progress_chart
+from bot.ui.plan_views import escape, step_choices
+from db.progress import ChangeResult, StepChange, change_member, history_depth, load_member, redo, undo
+from db.settings import member_timezone
+
+DecideStep = Callable[[MemberProgress], tuple[Step, list[StepChange]]]
+
+
+class Progress(commands.Cog):
+    """Mark your steps and see how far you have come."""
+
+    help_title = "Your progress"
+
+    def __init__(self, bot: StepwiseBot) -> None:
+        self.bot = bot
+        self.render_charts = True  # the benchmark turns this off to time the card alone
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _change(self, interaction: discord.Interaction,
+                      decide: DecideStep) -> tuple[Step, ChangeResult]:
+        """Run `decide` on the member's progress in one transaction; dispatch progress_changed if it wrote."""
+        guild_id = interaction.guild_id or 0
+        chosen: list[Step] = []
+
+        def pick(member: MemberProgress) -> Sequence[StepChange]:
+            target, changes = decide(member)
+            chosen.append(target)
+            return changes
+
+        result = await change_member(self.bot.db, guild_id, interaction.user.id, pick, self.bot.clock(),
+                                     default_tz=self.bot.settings.tz)
+        if result.changed:
+            self.bot.dispatch("progress_changed", guild_id, interaction.user.id, result)
+        return chosen[0], result
+
+    async def _already(self, interaction: discord.Interaction, step: Step, result: ChangeResult) -> None:
+        state = result.before.states[step.number]
+        since = state.done_at if state.status is Status.DONE else state.updated_at
+        await interaction.response.send_message(views.already_message(step, state.status, since), ephemeral=True)
+
+    async def step_autocomplete(self, interaction: discord.Interaction,
+                                current: str) -> list[app_commands.Choice[int]]:
+        return step_choices(self.bot.plan, current)
+
+    # ------------------------------------------------------------------ marking
+
+    @app_commands.command(name="done", description="Mark a step done (your current step if you name none)")
+    @app_commands.describe(step="The step number (type words of its title to search)",
+                           note="Your evidence: a link to your exercise, or a line of what you learned (≤ 500)")
+    @app_commands.guild_only()
+    async def done(self, interaction: discord.Interaction, step: int | None = None, note: str | None = None) -> None:
+        text = clean_note(note)
+        plan = self.bot.plan
+
+        def decide(member: MemberProgress) -> tuple[Step, list[StepChange]]:
+            target = done_target(plan, member.states, step)
+            old = member.states.get(target.number)
+            if old and old.status is Status.DONE:
+                return target, []
+            return target, [StepChange(target.number, Status.DONE, text if text is not None else
+                                       (old.note if old else None))]
+
+        target, result = await self._change(interaction, decide)
+        if not result.changed:
+            await self._already(interaction, target, result)
+            return
+        completion = completions(plan, result.before.done, result.after.done)
+        await interaction.response.send_message(embed=views.done_embed(plan, target, result.after, completion),
+                                                ephemeral=not result.after.visible)
+
+    @app_commands.command(name="start", description="Mark a step in progress (the next one if you name none)")
+    @app_commands.describe(step="The step number (type words of its title to search)")
+    @app_commands.guild_only()
+    async def start(self, interaction: discord.Interaction, step: int | None = None) -> None:
+        plan = self.bot.plan
+
+        def decide(member: MemberProgress) -> tuple[Step, list[StepChange]]:
+            target = start_target(plan, member.states, step)
+            old = member.states.get(target.number)
+            if old and old.status is Status.IN_PROGRESS:
+                return target, []
+            return target, [StepChange(target.number, Status.IN_PROGRESS, old.note if old else None)]
+
+        target, result = await self._change(interaction, decide)
+        if not result.changed:
+            await self._already(interaction, target, result)
+            return
+        was = result.before.status_of(target.number)
+        await interaction.response.send_message(embed=views.start_embed(plan, target, result.after, was),
+                                                ephemeral=not result.after.visible)
+
+    @app_commands.command(name="skip", description="Skip a step: it never counts as done, and /plan next passes it")
+    @app_commands.describe(step="The step number (type words of its title to search)")
+    @app_commands.guild_only()
+    async def skip(self, interaction: discord.Interaction, step: int) -> None:
+        plan = self.bot.plan
+        target = plan.require(step)
+
+        def decide(member: MemberProgress) -> tuple[Step, list[StepChange]]:
+            old = member.states.get(target.number)
+            if old and old.status is Status.SKIPPED:
+                return target, []
+            return target, [StepChange(target.number, Status.SKIPPED, old.note if old else None)]
+
+        target, result = await self._change(interaction, decide)
+        if not result.changed:
+            await self._already(interaction, target, result)
+            return
+        was = result.before.status_of(target.number)
+        await interaction.response.send_message(embed=views.skip_embed(plan, target, result.after, was),
+                                                ephemeral=not result.after.visible)
+
+    done.autocomplete("step")(step_autocomplete)
+    start.autocomplete("step")(step_autocomplete)
+    skip.autocomplete("step")(step_autocomplete)
+
+    # ------------------------------------------------------------------ history
+
+    async def _history(self, interaction: discord.Interaction, *, back: bool) -> None:
+        guild_id = interaction.guild_id or 0
+        move = undo if back else redo
+        moved = await move(self.bot.db, guild_id, interaction.user.id, self.bot.clock(),
+                           default_tz=self.bot.settings.tz)
+        if moved is None:
+            message = ("Nothing to undo: you have not changed any step since your history began (or you undid "
+                       "everything already)." if back else
+                       "Nothing to redo: `/redo` puts back what `/undo` took, until you make a new change.")
+            await interaction.response.send_message(message, ephemeral=True)
+            return
+        result, diffs = moved
+        self.bot.dispatch("progress_changed", guild_id, interaction.user.id, result)
+        can_undo, can_redo = await history_depth(self.bot.db, guild_id, interaction.user.id)
+        embed = views.history_embed(self.bot.plan, diffs, result.after, undo=back,
+                                    left=can_undo if back else can_redo)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="undo", description="Take back your most recent progress change")
+    @app_commands.guild_only()
+    async def undo(self, interaction: discord.Interaction) -> None:
+        await self._history(interaction, back=True)
+
+    @app_commands.command(name="redo", description="Put back the change you last undid")
+    @app_commands.guild_only()
+    async def redo(self, interaction: discord.Interaction) -> None:
+        await self._history(interaction, back=False)
+
+    # ------------------------------------------------------------------ the card
+
+    @app_commands.command(name="progress", description="Your progress card (or another member's): totals, "
+                                                       "phases, streak, pace and a chart")
+    @app_commands.describe(member="Whose progress to show (default: yours)")
+    @app_commands.guild_only()
+    async def progress(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
+        target = member or interaction.user
+        yourself = target.id == interaction.user.id
+        if target.bot:
+            raise UserError(f"{escape(target.display_name)} is a bot and does not study. Pick a member.")
+        guild_id = interaction.guild_id or 0
+        data = await load_member(self.bot.db, guild_id, target.id)
+        if not data.visible and not yourself:
+            raise UserError(f"{escape(target.display_name)} keeps their progress private. "
+                            "Members choose this with `/data privacy`.")
+        name = escape(target.display_name)
+        if not data.states:
+            await interaction.response.send_message(embed=views.empty_progress_embed(self.bot.plan, name, yourself),
+                                                    ephemeral=yourself)
+            return
+        now = self.bot.clock()
+        tz = await member_timezone(self.bot.db, guild_id, target.id, self.bot.settings.tz)
+        today = local_date(now, tz)
+        done_times = data.done_times()
+        summary = summarize(self.bot.plan.total, (s.status for s in data.states.values()), done_times, now, today)
+        embed = views.progress_embed(self.bot.plan, name, data, summary, streaks(done_times, tz, today),
+                                     avatar=target.display_avatar.url)
+        private = not data.visible  # a hidden member looking at themselves: only they see it
+        if not (self.render_charts and done_times):
+            await interaction.response.send_message(embed=embed, ephemeral=private)
+            return
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        png = await asyncio.to_thread(progress_chart, cumulative_series(done_times, now), self.bot.plan.total,
+                                      f"{target.display_name}: steps done over time")
+        embed.set_image(url="attachment://progress.png")
+        await interaction.followup.send(embed=embed, file=discord.File(io.BytesIO(png), "progress.png"),
+                                        ephemeral=private)
+
+
+async def setup(bot: StepwiseBot) -> None:
+    await bot.add_cog(Progress(bot))

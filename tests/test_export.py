@@ -1,0 +1,149 @@
+"""bot.export: the progress checklist file, written and read back, and what is refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.errors import UserError
+from bot.export import (
+    MAX_FILE_BYTES,
+    ImportedStep,
+    format_export,
+    format_instant,
+    parse_export,
+    parse_instant,
+    plan_import,
+)
+from bot.plan import load_plan
+from bot.progress import Status, StepState
+
+PLAN = load_plan()
+NOW = datetime(2026, 2, 1, 12, tzinfo=UTC)
+T1 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+T2 = datetime(2026, 1, 6, 22, 15, 1, 123456, tzinfo=UTC)
+
+
+def line(n: int, mark: str = " ") -> str:
+    step = PLAN.step(n)
+    return f"- [{mark}] {n}. {step.title} ({step.exercise})"
+
+
+STATES = {
+    1: StepState(1, Status.DONE, "https://example.com/*my* repo", T1, T1),
+    2: StepState(2, Status.DONE, None, T2, T2),
+    3: StepState(3, Status.SKIPPED, None, T1),
+    4: StepState(4, Status.IN_PROGRESS, "halfway: (nested) notes", T1),
+    80: StepState(80, Status.SKIPPED, "not for me", T1),
+}
+
+
+def test_export_is_the_plan_checklist_with_details() -> None:
+    text = format_export(PLAN, STATES, "alice", "Study Hall", NOW)
+    lines = text.splitlines()
+    assert lines[0] == f"# {PLAN.title}"
+    assert line(1, "x") in lines
+    assert line(3) in lines
+    assert sum(1 for entry in lines if entry.startswith("- [")) == PLAN.total
+    index = lines.index(line(1, "x"))
+    assert lines[index + 1: index + 3] == ["  - done: 2026-01-05T09:30:00Z", "  - note: https://example.com/*my* repo"]
+    assert lines[lines.index(line(3)) + 1] == "  - status: skipped"
+    assert lines[lines.index(line(4)) + 1: lines.index(line(4)) + 3] == [
+        "  - status: in progress", "  - note: halfway: (nested) notes"]
+    assert "alice in Study Hall: 2/80 steps done" in text
+    assert f"## {PLAN.phases[0].name}" in lines
+
+
+def test_round_trip_keeps_statuses_notes_and_done_dates() -> None:
+    text = format_export(PLAN, STATES, "alice", "Study Hall", NOW)
+    imported = {i.step: i for i in parse_export(PLAN, text.encode(), NOW)}
+    assert len(imported) == PLAN.total
+    for number, state in STATES.items():
+        got = imported[number]
+        assert (got.status, got.note) == (state.status, state.note)
+        assert got.done_at == state.done_at
+    assert imported[5] == ImportedStep(5, None, None, None)
+
+
+@pytest.mark.parametrize(("instant", "text"), [
+    (T1, "2026-01-05T09:30:00Z"),
+    (T2, "2026-01-06T22:15:01.123456Z"),
+])
+def test_format_instant(instant: datetime, text: str) -> None:
+    assert format_instant(instant) == text
+    assert parse_instant(text) == instant
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-01-05", datetime(2026, 1, 5, tzinfo=UTC)),
+    ("2026-01-05T10:00+01:00", datetime(2026, 1, 5, 9, tzinfo=UTC)),
+    ("2026-01-05 09:30", datetime(2026, 1, 5, 9, 30, tzinfo=UTC)),
+])
+def test_parse_instant_accepts_dates_and_offsets(text: str, expected: datetime) -> None:
+    assert parse_instant(text) == expected
+
+
+def test_a_partial_hand_written_file_is_accepted() -> None:
+    text = "\n".join([line(2, "X"), "  * done: 2026-01-10", line(7), "  - status: In Progress"])
+    assert parse_export(PLAN, text.encode("utf-8-sig"), NOW) == [
+        ImportedStep(2, Status.DONE, None, datetime(2026, 1, 10, tzinfo=UTC)),
+        ImportedStep(7, Status.IN_PROGRESS, None, None),
+    ]
+
+
+def bad(*lines: str) -> bytes:
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(("data", "fragment"), [
+    (b"", "no step line"),
+    (b"\xff\xfe\x00garbage\x89PNG", "not UTF-8"),
+    (b"x" * (MAX_FILE_BYTES + 1), "at most 256 KB"),
+    (bad("hello world", "this is a shopping list"), "line 1: not part of a progress checklist"),
+    (bad("- [x] 81. Something (Exercise)"), "line 1: there is no step 81"),
+    (bad("- [x] 0. Something (Exercise)"), "there is no step 0"),
+    (bad("- [x] 1. Learn Cobol (Write a compiler)"), "step 1 is “Understand what backend"),
+    (bad(line(1, "x"), line(1, "x")), "line 2: step 1 appears twice"),
+    (bad(line(1, "x"), "  - colour: blue"), "`colour:` is not something a step can have"),
+    (bad(line(1, "x"), "  - done: yesterday"), "`yesterday` is not a date"),
+    (bad(line(1, "x"), "  - done: 2027-01-01"), "in the future"),
+    (bad(line(1), "  - status: finished-ish"), "status `finished-ish` is not one of"),
+    (bad(line(1, "x"), "  - status: skipped"), "ticked but has status skipped"),
+    (bad(line(1), "  - done: 2026-01-01"), "has a done date but is not ticked"),
+    (bad(line(1), "  - note: hello"), "has a note but is not started"),
+    (bad(line(1, "x"), "  - note: " + "x" * 501), "the note is 501 characters; at most 500"),
+    (bad(line(1, "x"), "  - note: a", "  - note: b"), "`note:` given twice"),
+    (bad("  - note: orphan"), "line 1: not part of a progress checklist"),
+    (bad(*[f"- [x] {n}. Wrong (Title)" for n in range(1, 11)]), "… and 5 more problems"),
+], ids=["empty", "binary", "too-big", "prose", "number-too-high", "number-zero", "wrong-title", "duplicate",
+        "unknown-key", "bad-date", "future-date", "bad-status", "tick-and-skip", "date-unticked", "note-unstarted",
+        "note-too-long", "note-twice", "orphan-detail", "many-problems"])
+def test_files_that_are_not_a_checklist_for_this_plan_are_refused(data: bytes, fragment: str) -> None:
+    with pytest.raises(UserError) as caught:
+        parse_export(PLAN, data, NOW)
+    assert fragment in caught.value.message
+    assert len(caught.value.message) < 2000
+
+
+def test_plan_import_sorts_changes() -> None:
+    current = {
+        1: StepState(1, Status.DONE, None, T1, T1),
+        2: StepState(2, Status.SKIPPED, None, T1),
+        3: StepState(3, Status.DONE, "old", T1, T1),
+        4: StepState(4, Status.DONE, None, T1, T1),
+    }
+    imported = [
+        ImportedStep(1, Status.DONE, None, None),  # same (no date in the file keeps the stored one)
+        ImportedStep(2, None, None, None),  # cleared
+        ImportedStep(3, Status.DONE, "new", None),  # note changes
+        ImportedStep(4, Status.DONE, None, T2),  # done date changes
+        ImportedStep(5, Status.SKIPPED, None, None),
+        ImportedStep(6, Status.IN_PROGRESS, None, None),
+        ImportedStep(7, Status.DONE, None, None),
+        ImportedStep(8, None, None, None),  # unchanged: not started either way
+    ]
+    summary = plan_import(current, imported)
+    assert (summary.done, summary.skipped, summary.in_progress) == ((7,), (5,), (6,))
+    assert (summary.cleared, summary.notes, summary.unchanged) == ((2,), (3, 4), 2)
+    assert summary.changes == 6
