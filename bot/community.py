@@ -237,7 +237,7 @@ def describe_cohort(status: CohortStatus) -> str:
     counts = f"({status.done} done, {status.expected} expected so far)"
     steps = f"{status.by} step{'s' if status.by != 1 else ''}"
     if status.pace is Pace.FINISHED:
-        return "🏁 You finished the plan: nothing left to pace."
+        return "🏁 Finished the plan: nothing left to pace."
     if status.pace is Pace.NOT_STARTED:
         return f"The cohort starts on {status.starts.isoformat()}: anything you do before then puts you ahead."
     if status.pace is Pace.AHEAD:

@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
+from bot.community import cohort_status, describe_cohort
 from bot.errors import UserError
 from bot.marking import clean_note, done_target, start_target
 from bot.plan import Step
@@ -20,8 +21,9 @@ from bot.timeutil import local_date
 from bot.ui import progress_views as views
 from bot.ui.charts import progress_chart
 from bot.ui.plan_views import escape, step_choices
+from db.community import get_cohort
 from db.progress import ChangeResult, StepChange, change_member, history_depth, load_member, redo, undo
-from db.settings import member_timezone
+from db.settings import get_guild_timezone, member_timezone
 
 DecideStep = Callable[[MemberProgress], tuple[Step, list[StepChange]]]
 
@@ -193,6 +195,10 @@ class Progress(commands.Cog):
         summary = summarize(self.bot.plan.total, (s.status for s in data.states.values()), done_times, now, today)
         embed = views.progress_embed(self.bot.plan, name, data, summary, streaks(done_times, tz, today),
                                      avatar=target.display_avatar.url)
+        if cohort := await get_cohort(self.bot.db, guild_id):
+            server_tz = await get_guild_timezone(self.bot.db, guild_id, self.bot.settings.tz)
+            status = cohort_status(cohort, data.done_count, local_date(now, server_tz), self.bot.plan.total)
+            embed.add_field(name="Cohort pace", value=describe_cohort(status), inline=False)
         private = not data.visible  # a hidden member looking at themselves: only they see it
         if not (self.render_charts and done_times):
             await interaction.response.send_message(embed=embed, ephemeral=private)

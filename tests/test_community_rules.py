@@ -195,7 +195,7 @@ def test_cohort_status(done: int, today: date, pace: Pace, by: int) -> None:
         (4, 7, "🐢 Behind the cohort by 1 step (4 done, 5 expected so far)."),
         (6, 7, "🚀 Ahead of the cohort by 1 step (6 done, 5 expected so far)."),
         (5, 7, "✅ On pace with the cohort (5 done, 5 expected so far)."),
-        (80, 7, "🏁 You finished the plan: nothing left to pace."),
+        (80, 7, "🏁 Finished the plan: nothing left to pace."),
         (2, -3, "The cohort starts on 2026-01-05: anything you do before then puts you ahead."),
     ],
 )

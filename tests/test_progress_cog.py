@@ -371,3 +371,19 @@ async def test_help_lists_the_progress_and_data_commands(env: simcord.Env, world
     assert "**/progress** `[member]`" in fields["Your progress"]
     assert "**/data import** `file`" in fields["Your data"]
     assert all(len(v or "") <= 1024 for v in fields.values())
+
+
+async def test_progress_says_how_the_member_stands_against_the_cohort(env: simcord.Env, world: World) -> None:
+    from bot.community import Cohort
+    from db.community import set_cohort
+
+    await seed(env, world, world.alice, *(StepChange(n, Status.DONE) for n in range(1, 4)))
+    r = await world.alice.slash(world.channel, "progress")
+    assert "Cohort pace" not in embed_text(r)  # no cohort configured: no line about it
+    # Started 14 days before SimCord's clock at 5 steps a week: 10 expected, alice has 3.
+    await set_cohort(env.bot.db, world.guild.id, Cohort(START.date() - timedelta(days=14), 5))
+    r = await world.alice.slash(world.channel, "progress")
+    assert "🐢 Behind the cohort by 7 steps (3 done, 10 expected so far)." in embed_text(r)
+    await seed(env, world, world.alice, *(StepChange(n, Status.DONE) for n in range(4, 13)))
+    r = await world.alice.slash(world.channel, "progress")
+    assert "🚀 Ahead of the cohort by 2 steps (12 done, 10 expected so far)." in embed_text(r)
