@@ -19,8 +19,11 @@ from typing import Any
 import discord
 
 from bot.app import StepwiseBot, create_bot
+from bot.community import Cohort
 from bot.config import Settings
 from bot.progress import Status
+from bot.ui.community_views import getting_started_embed
+from db.community import set_cohort, set_milestones_channel
 from db.progress import StepChange, apply_changes
 
 log = logging.getLogger(__name__)
@@ -66,13 +69,25 @@ async def build_world(env: Any, bot: StepwiseBot) -> tuple[Any, Any, list[Any]]:
     channel = guild.create_text_channel("study")
     mods = guild.create_role("Moderators", permissions=discord.Permissions(manage_guild=True, manage_roles=True))
     members = []
-    now = bot.clock()
+    now = env.now()  # the simulated clock (the bot reads the same one while it handles commands)
     for spec in DEMO_MEMBERS:
         member = guild.add_member(env.create_user(spec.name), roles=[mods] if spec.admin else [])
         members.append(member)
         await seed_progress(bot, guild.id, member.id, spec, now)
+    await configure_server(bot, guild.id, channel.id, now)
+    await env.settle()
+    text_channel = bot.get_channel(channel.id)
+    if isinstance(text_channel, discord.TextChannel):  # what a server sees when the bot joins
+        await text_channel.send(embed=getting_started_embed(bot.plan))
     await env.settle()
     return guild, channel, members
+
+
+async def configure_server(bot: StepwiseBot, guild_id: int, channel_id: int, now: datetime) -> None:
+    """What an admin would set with /config: milestones announced in #study and a cohort that began
+    three weeks ago at four steps a week, so /progress and /config show have something to say."""
+    await set_milestones_channel(bot.db, guild_id, channel_id)
+    await set_cohort(bot.db, guild_id, Cohort(now.date() - timedelta(weeks=3), 4))
 
 
 async def run_demo(settings: Settings, *, port: int, wait: bool = True) -> None:
@@ -108,7 +123,7 @@ def print_banner(url: str, port: int, names: list[str]) -> None:
         f"  Open: {url}",
         f"  Over SSH: ssh -L {port}:127.0.0.1:{port} <this-host>, then open the same URL on your machine.",
         f"  Members you can act as ('Viewing as'): {', '.join(names)} (ada is an admin).",
-        "  Type / in the message box: try /plan step 57, /plan overview, /help.",
+        "  Type / in the message box: try /plan step 57, /progress, /leaderboard, /done, /help.",
         "  The URL carries a secret after '#': keep it private. Stop with Ctrl+C or 'End preview session'.",
         "",
     ]
