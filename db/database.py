@@ -143,12 +143,14 @@ class Database:
             else:
                 await conn.execute("COMMIT")
 
-    async def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(raw)` as one write transaction on aiosqlite's worker thread: one awaited hop in all.
+    async def run_sync(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
+        """Run `fn(raw)` as one transaction on aiosqlite's worker thread: one awaited hop in all.
 
         `raw` is the underlying `sqlite3.Connection` (rows are `sqlite3.Row`); `fn` runs inside BEGIN IMMEDIATE
         ... COMMIT, rolled back if it (or the COMMIT) raises, and the exception reaches the caller. It holds the
-        same write lock as `transaction()`, so writers still take turns.
+        same write lock as `transaction()`, so writers still take turns. `write=False` is for several reads that
+        belong together (a leaderboard page): a plain BEGIN, so they see one snapshot and never the inside of
+        another task's open `transaction()`.
 
         `transaction()` costs one hop per statement (~35-90 µs each); a user action that makes several statements
         can put them in `fn` instead. Rules for `fn`: plain synchronous code on the worker thread, no awaiting, no
@@ -163,9 +165,10 @@ class Database:
         conn = self.conn
         execute = cast(Callable[..., Awaitable[T]], conn._execute)  # private API, see the docstring
         raw = conn._conn
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
 
         def in_transaction() -> T:
-            raw.execute("BEGIN IMMEDIATE")
+            raw.execute(begin)
             try:
                 result = fn(raw)
                 raw.execute("COMMIT")
