@@ -13,6 +13,7 @@ import statistics
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import discord
@@ -76,6 +77,25 @@ async def explain(db: Database, sql: str, params: dict[str, object]) -> list[str
     return [str(r[3]) for r in await db.fetchall("EXPLAIN QUERY PLAN " + sql, params)]
 
 
+async def _order_effect(bot: Any, member: Any, channel: Any) -> None:
+    """Diagnostic, after the measurement above (which it does not change): in that loop /leaderboard always runs
+    right after /help, whose ephemeral reply SimCord settles for ~51 ms, so aiosqlite's worker thread has been idle.
+    Time the bot side of a command right after /help and right after /ping, for /ping, /ping-db (/ping plus one
+    `SELECT 1` through aiosqlite) and /leaderboard."""
+    rows: list[tuple[str, list[float]]] = []
+    for before in ("help", "ping"):
+        for name, options in (("ping", {}), ("ping-db", {}), ("leaderboard", {"period": "week"})):
+            samples: list[float] = []
+            for _ in range(60):
+                await member.slash(channel, before)
+                with bot_side_timer(bot) as inside:
+                    await member.slash(channel, name, **options)
+                samples += inside
+            rows.append((f"/{name} right after /{before}", samples))
+    print_table("Order effect, bot side (diagnostic: the first database hop after an idle spell)", rows,
+                baseline="/ping right after /help")
+
+
 async def main() -> None:
     rng = random.Random(2026)
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +115,12 @@ async def main() -> None:
                 view.add_item(discord.ui.Button(label=label, custom_id=f"bench:{label}"))
             await interaction.response.send_message(embed=embed, view=view)
 
+        async def ping_db(interaction: discord.Interaction) -> None:  # the baseline plus one database hop
+            await bot.db.fetchone("SELECT 1")
+            await interaction.response.send_message("pong")
+
         bot.tree.add_command(app_commands.Command(name="ping", description="Benchmark baseline", callback=ping))
+        bot.tree.add_command(app_commands.Command(name="ping-db", description="Benchmark baseline", callback=ping_db))
         bot.tree.add_command(app_commands.Command(name="card", description="Benchmark baseline", callback=card))
         env = simcord.Env(bot)
         await env.start()
@@ -154,6 +179,7 @@ async def main() -> None:
             ratios = ", ".join(f"{every / statistics.median(samples):.2f}x {name}" for name, samples in
                                (("/ping", ping_samples), ("/card", card_samples), ("/help", help_samples)))
             print(f"\n/leaderboard median end to end: {ratios}.")
+            await _order_effect(bot, member, channel)
         finally:
             await env.shutdown()
             await bot.close()

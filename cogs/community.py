@@ -9,14 +9,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.community import PAGE_SIZE, parse_period, period_storage_key
+from bot.community import PAGE_SIZE, parse_period
 from bot.progress import current_step
 from bot.ui.community_views import buddies_embed, leaderboard_page
-from bot.ui.pager import Page, page_slice, pager_view
+from bot.ui.pager import Page, pager_view
 from bot.ui.plan_views import step_choices
-from db.community import buddies, nearby_steps, standing, top
+from db.community import board_page, buddies, nearby_steps
 from db.progress import load_member
-from db.settings import get_guild_timezone
 
 
 class Community(commands.Cog):
@@ -35,16 +34,12 @@ class Community(commands.Cog):
 
     async def _leaderboard_source(self, interaction: discord.Interaction, owner: int, index: int, arg: str) -> Page:
         period = parse_period(arg)
-        guild_id = interaction.guild_id or 0
         now = self.bot.clock()
-        # All time needs no zone: skip the lookup on the busiest path.
-        tz = self.bot.settings.tz if period == "all" else await get_guild_timezone(self.bot.db, guild_id,
-                                                                                   self.bot.settings.tz)
-        key = period_storage_key(now, tz, period)
-        own = await standing(self.bot.db, guild_id, owner, key)
-        index, count, start = page_slice(own.total, index, PAGE_SIZE)
-        rows = await top(self.bot.db, guild_id, key, PAGE_SIZE, start)
-        return leaderboard_page(period, rows, own, owner=owner, index=index, count=count, now=now, tz=tz)
+        # One awaited database hop: the server's zone, the caller's standing and the page's rows.
+        board = await board_page(self.bot.db, interaction.guild_id or 0, owner, period, index, per_page=PAGE_SIZE,
+                                  now=now, default_tz=self.bot.settings.tz)
+        return leaderboard_page(period, board.rows, board.own, owner=owner, index=board.index, count=board.count,
+                                now=now, tz=board.tz)
 
     @app_commands.command(name="leaderboard", description="Members ranked by steps done: all time, this week or month")
     @app_commands.describe(period="all (default), this week, or this month in the server's time zone")

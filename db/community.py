@@ -7,7 +7,9 @@ ranks and totals; never the raw progress rows.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -15,9 +17,10 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from bot.community import Buddy, Cohort, OwnStanding, PostSchedule, Ranked, ScheduleKind
+from bot.community import Buddy, Cohort, OwnStanding, PostSchedule, Ranked, ScheduleKind, period_storage_key
+from bot.paging import page_slice
 from bot.progress import Status
-from bot.timeutil import parse_hhmm, period_key
+from bot.timeutil import Period, parse_hhmm, period_key
 from db.database import Database, from_db, from_db_opt, to_db
 
 FAILURE_KINDS = ("leaderboard_post", "milestone_post", "milestone_role")
@@ -38,30 +41,32 @@ def _source(key: str | None) -> tuple[str, dict[str, Any]]:
     return "period_counts WHERE guild_id = :g AND period = :p AND visible = 1", {"p": key}
 
 
+def _top_query(guild_id: int, key: str | None, limit: int, offset: int) -> tuple[str, dict[str, Any]]:
+    where, params = _source(key)
+    return (f"SELECT user_id, done_count, reached_at FROM {where} "  # noqa: S608 - fixed fragments only
+            "ORDER BY done_count DESC, reached_at, user_id LIMIT :limit OFFSET :offset",
+            {"g": guild_id, "limit": limit, "offset": offset, **params})
+
+
+def _ranked(rows: Iterable[Any], offset: int) -> list[Ranked]:
+    return [Ranked(offset + i + 1, int(r[0]), int(r[1]), from_db(r[2])) for i, r in enumerate(rows)]
+
+
 async def top(db: Database, guild_id: int, key: str | None, limit: int = 10, offset: int = 0) -> list[Ranked]:
     """Ranked members of a period (`key` None = all time, else a period_counts key), best first."""
-    where, params = _source(key)
-    rows = await db.fetchall(
-        f"SELECT user_id, done_count, reached_at FROM {where} "  # noqa: S608 - fixed fragments only
-        "ORDER BY done_count DESC, reached_at, user_id LIMIT :limit OFFSET :offset",
-        {"g": guild_id, "limit": limit, "offset": offset, **params},
-    )
-    return [Ranked(offset + i + 1, int(r[0]), int(r[1]), from_db(r[2])) for i, r in enumerate(rows)]
+    return _ranked(await db.fetchall(*_top_query(guild_id, key, limit, offset)), offset)
+
+
+_RANKED_COUNT = "SELECT COALESCE(SUM(members), 0) FROM rank_counts WHERE guild_id = ? AND period = ?"
 
 
 async def ranked_count(db: Database, guild_id: int, key: str | None) -> int:
     """How many members are ranked in a period (from the rank_counts histogram, not by counting members)."""
-    row = await _one(db, "SELECT COALESCE(SUM(members), 0) FROM rank_counts WHERE guild_id = ? AND period = ?",
-                            (guild_id, key or "all"))
+    row = await _one(db, _RANKED_COUNT, (guild_id, key or "all"))
     return int(row[0]) if row else 0
 
 
-async def standing(db: Database, guild_id: int, user_id: int, key: str | None) -> OwnStanding:
-    """The member's own rank and count in a period, and how many members are ranked, in one query.
-
-    Members ahead = those with a higher count (summed from rank_counts: one row per count) plus those with the
-    same count who reached it first (an index range of `members_rank` / `period_rank_visible`).
-    """
+def _standing_query(guild_id: int, user_id: int, key: str | None) -> tuple[str, dict[str, Any]]:
     where, params = _source(key)
     if key is None:
         mine = ("SELECT visible AS v, done_count AS d, reached_at AS r FROM members "
@@ -70,7 +75,7 @@ async def standing(db: Database, guild_id: int, user_id: int, key: str | None) -
         mine = ("SELECT m.visible AS v, COALESCE(p.done_count, 0) AS d, p.reached_at AS r FROM members m "
                 "LEFT JOIN period_counts p ON p.guild_id = m.guild_id AND p.period = :p AND p.user_id = m.user_id "
                 "WHERE m.guild_id = :g AND m.user_id = :u")
-    row = await _one(db,
+    return (
         f"WITH me AS ({mine}), "  # noqa: S608 - fixed fragments only
         "hist AS (SELECT COALESCE(SUM(CASE WHEN done_count > (SELECT d FROM me) THEN members END), 0) AS higher, "
         "COALESCE(SUM(members), 0) AS total FROM rank_counts WHERE guild_id = :g AND period = :k) "
@@ -79,12 +84,60 @@ async def standing(db: Database, guild_id: int, user_id: int, key: str | None) -
         "hist.total FROM me, hist",
         {"g": guild_id, "u": user_id, "k": key or "all", **params},
     )
-    if row is None:  # never used the bot here
-        return OwnStanding(None, 0, False, await ranked_count(db, guild_id, key))
+
+
+def _own_standing(row: Any) -> OwnStanding:
     visible, done, ahead, total = bool(row[0]), int(row[1]), int(row[2]), int(row[3])
     if not visible or done == 0:
         return OwnStanding(None, done, not visible, total)
     return OwnStanding(ahead + 1, done, False, total)
+
+
+async def standing(db: Database, guild_id: int, user_id: int, key: str | None) -> OwnStanding:
+    """The member's own rank and count in a period, and how many members are ranked, in one query.
+
+    Members ahead = those with a higher count (summed from rank_counts: one row per count) plus those with the
+    same count who reached it first (an index range of `members_rank` / `period_rank_visible`, which cover it).
+    """
+    row = await _one(db, *_standing_query(guild_id, user_id, key))
+    if row is None:  # never used the bot here
+        return OwnStanding(None, 0, False, await ranked_count(db, guild_id, key))
+    return _own_standing(row)
+
+
+@dataclass(frozen=True, slots=True)
+class BoardPage:
+    """One page of a leaderboard and the caller's own standing, as `board_page` reads them."""
+
+    tz: ZoneInfo  # the zone the period follows (the server's; `default_tz` for all time)
+    own: OwnStanding
+    rows: list[Ranked]
+    index: int  # the page shown, clamped to the pages there are
+    count: int  # how many pages there are
+
+
+async def board_page(db: Database, guild_id: int, user_id: int, period: Period, page: int, *, per_page: int,
+                     now: datetime, default_tz: ZoneInfo) -> BoardPage:
+    """A leaderboard page for `user_id` in one awaited hop (`Database.run_sync`): the server's zone (for a week
+    or month), the caller's standing (as `standing`) and the page's rows (as `top`), read in one snapshot."""
+
+    def read(raw: sqlite3.Connection) -> BoardPage:
+        tz = default_tz
+        if period != "all":
+            found = raw.execute("SELECT timezone FROM guild_settings WHERE guild_id = ?", (guild_id,)).fetchone()
+            tz = ZoneInfo(found[0]) if found and found[0] else default_tz
+        key = period_storage_key(now, tz, period)
+        row = raw.execute(*_standing_query(guild_id, user_id, key)).fetchone()
+        if row is None:  # never used the bot here
+            total = raw.execute(_RANKED_COUNT, (guild_id, key or "all")).fetchone()
+            own = OwnStanding(None, 0, False, int(total[0]) if total else 0)
+        else:
+            own = _own_standing(row)
+        index, count, start = page_slice(own.total, page, per_page)
+        rows = _ranked(raw.execute(*_top_query(guild_id, key, per_page, start)).fetchall(), start)
+        return BoardPage(tz, own, rows, index, count)
+
+    return await db.run_sync(read, write=False)
 
 
 async def on_pace(db: Database, guild_id: int, expected: int) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.community import rank_rows, summary_step
 from bot.progress import Status
-from db.community import buddies, on_pace, rebuild_period_counts, standing, top
+from db.community import _standing_query, board_page, buddies, on_pace, rebuild_period_counts, standing, top
 from db.database import Database, migrations, split_statements
 from db.progress import StepChange, apply_changes
 from db.settings import set_guild_timezone
@@ -197,3 +197,53 @@ async def test_rank_counts_follow_every_kind_of_write(db: Database) -> None:
     async with db.transaction() as conn:  # forgetting a member (cascades to period_counts)
         await conn.execute("DELETE FROM members WHERE guild_id = ? AND user_id = ?", (G, 3))
     assert await rank_counts_drift(db) == []
+
+
+async def test_board_page_reads_the_same_standing_and_rows_as_standing_and_top(db: Database) -> None:
+    rng = random.Random(11)
+    for user in range(1, 36):
+        at = T0 + timedelta(hours=rng.randint(0, 3))  # ties on count and time
+        await done(db, user, range(1, rng.randint(1, 5) + 1), at)
+        if user % 6 == 0:
+            await hide(db, user)
+    now = T0 + timedelta(days=1)
+    for period, key in (("all", None), ("week", "2026-W01"), ("month", "2026-01")):
+        total = (await standing(db, G, 1, key)).total
+        assert total == 30
+        for user in (1, 6, 17, 999):  # ranked, hidden, ranked, never used the bot
+            for page in (0, 1, 2, 7):  # 7 is past the end: the last page (2) is shown
+                board = await board_page(db, G, user, period, page, per_page=10, now=now, default_tz=UTC_ZONE)
+                assert board.own == await standing(db, G, user, key), (period, user)
+                assert (board.index, board.count) == (min(page, 2), 3)
+                assert board.rows == await top(db, G, key, 10, board.index * 10)
+                assert board.tz == UTC_ZONE
+    hidden = await board_page(db, G, 6, "all", 0, per_page=10, now=now, default_tz=UTC_ZONE)
+    assert (hidden.own.rank, hidden.own.hidden) == (None, True)
+    stranger = await board_page(db, G, 999, "week", 0, per_page=10, now=now, default_tz=UTC_ZONE)
+    assert (stranger.own.rank, stranger.own.done, stranger.own.total) == (None, 0, 30)
+
+
+async def test_board_page_follows_the_server_zone_for_weeks_and_months(db: Database) -> None:
+    # Sunday 4 January 10:30 UTC is Monday 5 January (week 2) in Kiritimati.
+    await apply_changes(db, G, 1, [StepChange(1, Status.DONE, done_at=datetime(2026, 1, 4, 9, 30, tzinfo=UTC))],
+                        T0, default_tz=UTC_ZONE)
+    now = datetime(2026, 1, 4, 10, 30, tzinfo=UTC)
+    in_utc = await board_page(db, G, 1, "week", 0, per_page=10, now=now, default_tz=UTC_ZONE)
+    assert ([r.user_id for r in in_utc.rows], in_utc.own.rank) == ([1], 1)
+    await set_guild_timezone(db, G, KIRITIMATI.key)
+    await rebuild_period_counts(db, G, KIRITIMATI)
+    kiritimati = await board_page(db, G, 1, "week", 0, per_page=10, now=now, default_tz=UTC_ZONE)
+    assert kiritimati.tz == KIRITIMATI
+    assert (kiritimati.rows, kiritimati.own.rank, kiritimati.count) == ([], None, 1)  # a new week there
+    all_time = await board_page(db, G, 1, "all", 0, per_page=10, now=now, default_tz=UTC_ZONE)
+    assert (all_time.tz, all_time.own.rank) == (UTC_ZONE, 1)  # all time needs no zone
+
+
+@pytest.mark.parametrize("key", [None, "2026-W01"])
+async def test_the_tie_count_of_a_rank_reads_only_the_ranking_index(db: Database, key: str | None) -> None:
+    """The members tied with the caller are counted from a covering index, not row by row from the table."""
+    await done(db, 1, [1, 2], T0)
+    sql, params = _standing_query(G, 1, key)
+    plan = " / ".join(str(r[3]) for r in await db.fetchall("EXPLAIN QUERY PLAN " + sql, params))
+    index = "members_rank" if key is None else "period_rank_visible"
+    assert f"USING COVERING INDEX {index}" in plan, plan

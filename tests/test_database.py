@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -48,6 +50,71 @@ async def test_transaction_rolls_back_on_error(db_path: Path) -> None:
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO meta (key, value) VALUES ('a', '2')")
     assert (await db.fetchone("SELECT value FROM meta WHERE key = 'a'"))[0] == "2"
+    await db.close()
+
+
+async def test_run_sync_commits_and_returns_the_result(db_path: Path) -> None:
+    db = Database(db_path)
+    await db.open()
+    await db.migrate()
+
+    def write(raw: sqlite3.Connection) -> int:
+        assert raw.in_transaction  # inside BEGIN IMMEDIATE
+        raw.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [("a", "1"), ("b", "2")])
+        return int(raw.execute("SELECT COUNT(*) FROM meta WHERE key IN ('a', 'b')").fetchone()[0])
+
+    assert await db.run_sync(write) == 2
+    assert (await db.fetchone("SELECT value FROM meta WHERE key = 'b'"))[0] == "2"
+    assert not db.conn.in_transaction  # committed, nothing left open
+    await db.close()
+
+
+async def test_run_sync_rolls_back_everything_on_error(db_path: Path) -> None:
+    db = Database(db_path)
+    await db.open()
+    await db.migrate()
+
+    def half_then_boom(raw: sqlite3.Connection) -> None:
+        raw.execute("INSERT INTO meta (key, value) VALUES ('a', '1')")
+        raise RuntimeError("boom")
+
+    def half_then_bad_sql(raw: sqlite3.Connection) -> None:
+        raw.execute("INSERT INTO meta (key, value) VALUES ('b', '1')")
+        raw.execute("INSERT INTO meta (key, value) VALUES ('c', NULL)")  # NOT NULL fails
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await db.run_sync(half_then_boom)
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.run_sync(half_then_bad_sql)
+    assert list(await db.fetchall("SELECT key FROM meta WHERE key IN ('a', 'b', 'c')")) == []
+    assert not db.conn.in_transaction
+    await db.run_sync(lambda raw: raw.execute("INSERT INTO meta (key, value) VALUES ('a', '2')"))  # still usable
+    assert (await db.fetchone("SELECT value FROM meta WHERE key = 'a'"))[0] == "2"
+    await db.close()
+
+
+async def test_run_sync_takes_turns_with_transactions(db_path: Path) -> None:
+    """run_sync holds the write lock: it waits for an open transaction() instead of failing inside it."""
+    db = Database(db_path)
+    await db.open()
+    await db.migrate()
+    order: list[str] = []
+
+    async def slow_writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO meta (key, value) VALUES ('order', 'first')")
+            order.append("transaction")
+            await asyncio.sleep(0.01)  # run_sync is waiting meanwhile
+
+    def second(raw: sqlite3.Connection) -> None:
+        order.append("run_sync")
+        raw.execute("UPDATE meta SET value = 'second' WHERE key = 'order'")
+
+    writer = asyncio.create_task(slow_writer())
+    await asyncio.sleep(0)
+    await asyncio.gather(writer, db.run_sync(second))
+    assert order == ["transaction", "run_sync"]
+    assert (await db.fetchone("SELECT value FROM meta WHERE key = 'order'"))[0] == "second"
     await db.close()
 
 

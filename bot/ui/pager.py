@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import discord
 
+from bot.paging import clamp as clamp  # noqa: PLC0414 - re-exported: the arithmetic lives in bot.paging
+from bot.paging import page_slice as page_slice  # noqa: PLC0414
 from bot.tree import send_ephemeral
 
 CUSTOM_ID_LIMIT = 100
@@ -33,17 +35,6 @@ PageSource = Callable[[discord.Interaction, int, int, str], Awaitable[Page]]
 
 class HasPageSources(Protocol):
     page_sources: dict[str, PageSource]
-
-
-def clamp(index: int, count: int) -> int:
-    return max(0, min(index, max(count, 1) - 1))
-
-
-def page_slice(items_count: int, index: int, per_page: int) -> tuple[int, int, int]:
-    """(clamped index, page count, start offset) for a list of `items_count` items."""
-    count = max(1, -(-items_count // per_page))
-    index = clamp(index, count)
-    return index, count, index * per_page
 
 
 def _custom_id(kind: str, owner: int, page: int, direction: str, arg: str) -> str:
