@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS: tuple[str, ...] = (
     "cogs.meta",
     "cogs.plan",
+    "cogs.reminders",
 )
 TICK_SECONDS = 30
 
