@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -36,12 +37,18 @@ _SELECT_ONE = ("SELECT guild_id, user_id, local_time, timezone, days, enabled, p
                "snooze_until, snooze_for, dm_channel_id FROM reminders WHERE guild_id = ? AND user_id = ?")
 
 
+@lru_cache(maxsize=8192)
+def _schedule(local_time: str, timezone: str, days: int) -> Schedule:
+    """Schedules are shared: many members pick the same time, zone and days (and a tick converts many rows)."""
+    hour, minute = local_time.split(":")
+    return Schedule(time(int(hour), int(minute)), ZoneInfo(timezone), mask_to_days(days))
+
+
 def _reminder(row: aiosqlite.Row) -> Reminder:
-    hour, minute = row[2].split(":")
     return Reminder(
         guild_id=row[0],
         user_id=row[1],
-        schedule=Schedule(time(int(hour), int(minute)), ZoneInfo(row[3]), mask_to_days(row[4])),
+        schedule=_schedule(row[2], row[3], row[4]),
         enabled=bool(row[5]),
         paused=PauseReason(row[6]) if row[6] else None,
         paused_at=from_db_opt(row[7]),
