@@ -302,6 +302,11 @@ class SendWindow:
     def record(self, now: float) -> None:
         self._sent.append(now)
 
+    @property
+    def recent(self) -> tuple[float, ...]:
+        """Send times still inside (or just leaving) the window, oldest first."""
+        return tuple(self._sent)
+
     def take(self, now: float) -> float:
         """Reserve a slot: 0 and recorded when one is free now, else the seconds to wait (nothing recorded)."""
         wait = self.delay(now)

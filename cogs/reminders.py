@@ -181,6 +181,7 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
                 reminder, delivery = queue.pop(0)
                 results.append(await self._send_one(reminder, delivery,
                                                     states.get((reminder.guild_id, reminder.user_id), {}), now))
+                await asyncio.sleep(0)  # let the loop run between DMs even when a request completes at once
 
         await asyncio.gather(*(sender() for _ in range(min(self.senders, len(queue)))))
         return results

@@ -59,16 +59,22 @@ def _reminder(row: aiosqlite.Row) -> Reminder:
     )
 
 
+@lru_cache(maxsize=65536)
+def _stamp(instant: datetime) -> str:
+    """to_db, memoised: a tick stores many equal instants (everyone due at 09:00 UTC, their next ones)."""
+    return to_db(instant)
+
+
 def _due_columns(reminder: Reminder) -> tuple[str | None, str | None, str | None, str | None, str | None]:
     """(regular_due, due_date, snooze_until, snooze_for, next_due_utc) as stored."""
     regular = reminder.regular_due
     next_due = reminder.next_due
     return (
-        to_db(regular) if regular else None,
+        _stamp(regular) if regular else None,
         due_date(regular, reminder.schedule.tz).isoformat() if regular else None,
-        to_db(reminder.snooze_until) if reminder.snooze_until else None,
+        _stamp(reminder.snooze_until) if reminder.snooze_until else None,
         reminder.snooze_for.isoformat() if reminder.snooze_for else None,
-        to_db(next_due) if next_due else None,
+        _stamp(next_due) if next_due else None,
     )
 
 
@@ -229,7 +235,7 @@ async def record_tick(db: Database, results: Sequence[TickResult], now: datetime
     advances: list[tuple[object, ...]] = []
     pauses: list[tuple[object, ...]] = []
     channels: list[tuple[int, int]] = []
-    stamp = to_db(now)
+    stamp = _stamp(now)
     for result in results:
         reminder, delivery = result.reminder, result.delivery
         old_next = reminder.next_due
@@ -239,22 +245,22 @@ async def record_tick(db: Database, results: Sequence[TickResult], now: datetime
         if result.dm_channel_id and result.dm_channel_id != reminder.dm_channel_id:
             channels.append((result.dm_channel_id, reminder.user_id))
         if result.pause is not None:
-            pauses.append((result.pause.value, stamp, stamp, *key, to_db(old_next)))
+            pauses.append((result.pause.value, stamp, stamp, *key, _stamp(old_next)))
             continue
         if delivery is None:
             continue
         if delivery.kind is DeliveryKind.SNOOZED and delivery.for_date:
             snoozes.append((*key, delivery.for_date.isoformat()))
         elif delivery.sends and delivery.for_date:
-            sends.append((*key, delivery.for_date.isoformat(), "sent", delivery.kind, to_db(reminder.regular_due
+            sends.append((*key, delivery.for_date.isoformat(), "sent", delivery.kind, _stamp(reminder.regular_due
                           or now), stamp, result.step, result.message_id))
         if delivery.missed:
-            sends.append((*key, delivery.missed.isoformat(), "missed", None, to_db(reminder.regular_due or now),
+            sends.append((*key, delivery.missed.isoformat(), "missed", None, _stamp(reminder.regular_due or now),
                           stamp, None, None))
         advanced = Reminder(reminder.guild_id, reminder.user_id, reminder.schedule,
                             regular_due=delivery.regular_due, snooze_until=delivery.snooze_until,
                             snooze_for=delivery.snooze_for)
-        advances.append((*_due_columns(advanced), stamp, *key, to_db(old_next)))
+        advances.append((*_due_columns(advanced), stamp, *key, _stamp(old_next)))
     if not (sends or snoozes or advances or pauses or channels):
         return 0
     async with db.transaction() as conn:

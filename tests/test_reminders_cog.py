@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -272,6 +273,23 @@ async def test_dst_days(env: simcord.Env, world: World, zone: str, at: time, tic
         await tick(env, instant)
         sent_at += [instant] * (len(dms(world.alice)) - before)
     assert sent_at == expected
+
+
+async def test_a_big_tick_is_paced_at_40_dms_a_second(env: simcord.Env) -> None:
+    guild = env.create_guild("Busy")
+    channel = guild.create_text_channel("study")
+    members = [guild.add_member(env.create_user(f"p{i}")) for i in range(50)]
+    await env.settle()
+    for member in members:
+        await member.slash(channel, "remind set", time="09:00", timezone="UTC")
+        await the_bot(env).create_dm(discord.Object(member.id))  # DM channels known: one request per reminder
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await tick(env, utc(2026, 1, 1, 9))
+    assert loop.time() - started >= 0.99  # 40 went at once; the other 10 waited for the window to move
+    assert all(len(dms(member)) == 1 for member in members)
+    recent = the_bot(env).get_cog("Reminders").window.recent  # type: ignore[union-attr]
+    assert all(later - earlier >= 0.99 for earlier, later in zip(recent, recent[40:], strict=False))
 
 
 # ---------------------------------------------------------------- failures
