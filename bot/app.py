@@ -31,6 +31,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.community",
     "cogs.config",
     "cogs.announcements",
+    "cogs.reminders",
 )
 TICK_SECONDS = 30
 

@@ -1,0 +1,280 @@
+"""/remind: one DM a day at the member's own time with their next step, and the job that sends them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import StepwiseBot
+from bot.errors import UserError
+from bot.progress import Status, StepState, current_step, streaks
+from bot.reminders import (
+    SENDERS,
+    SNOOZE,
+    Delivery,
+    DeliveryKind,
+    PauseReason,
+    Reminder,
+    Schedule,
+    SendWindow,
+    chunked,
+    parse_days,
+    plan_delivery,
+    suggest_days,
+    suggest_times,
+)
+from bot.timeutil import local_date, parse_hhmm, resolve_timezone, search_timezones
+from bot.tree import send_ephemeral
+from bot.ui.plan_views import SUCCESS
+from bot.ui.reminders import (
+    OFF,
+    DmContent,
+    ReminderButton,
+    after_press,
+    example_set,
+    pause_notice,
+    reminder_dm,
+    set_embed,
+    status_embed,
+    when,
+)
+from db import reminders as store
+from db.progress import StepChange, apply_changes
+from db.settings import get_guild_timezone
+
+log = logging.getLogger(__name__)
+
+CHUNK = 40  # reminders rendered, sent and recorded together: about one second of sending
+DMS_CLOSED = 50007  # Discord: Cannot send messages to this user
+UNKNOWN_CHANNEL = 10003
+
+
+@app_commands.guild_only()
+class Reminders(commands.GroupCog, group_name="remind", group_description="A daily DM with your next step"):
+    """One DM a day at your own time, with your next step and buttons to mark it done."""
+
+    help_title = "Reminders"
+
+    def __init__(self, bot: StepwiseBot) -> None:
+        self.bot = bot
+        self.window = SendWindow()  # at most 40 DMs a second, across ticks
+        self.senders = SENDERS
+        self._last_prune: str | None = None
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ReminderButton)
+        self.bot.add_scheduled_job("reminders", self.run_due)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ReminderButton)
+        self.bot.remove_scheduled_job("reminders")
+
+    # ------------------------------------------------------------------ commands
+
+    @app_commands.command(name="set", description="Get a DM with your next step every day at your own time")
+    @app_commands.describe(time="Your local time, 24-hour HH:MM, e.g. 09:00 or 18:30",
+                           timezone="Your time zone, e.g. Europe/Berlin (default: the server's)",
+                           days="daily (default), weekdays, weekends, or days like mon,wed,fri")
+    async def set_(self, interaction: discord.Interaction, time: app_commands.Range[str, 1, 20],
+                   timezone: app_commands.Range[str, 1, 64] | None = None,
+                   days: app_commands.Range[str, 1, 60] | None = None) -> None:
+        guild_id = interaction.guild_id or 0
+        try:
+            at = parse_hhmm(time)
+            tz = resolve_timezone(timezone) if timezone else await get_guild_timezone(
+                self.bot.db, guild_id, self.bot.settings.tz)
+            chosen = parse_days(days)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        reminder = await store.set_reminder(self.bot.db, guild_id, interaction.user.id, Schedule(at, tz, chosen),
+                                            self.bot.clock())
+        await interaction.response.send_message(embed=set_embed(reminder, self._guild_name(guild_id)),
+                                                ephemeral=True)
+
+    @set_.autocomplete("time")
+    async def time_autocomplete(self, _: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=t, value=t) for t in suggest_times(current)]
+
+    @set_.autocomplete("timezone")
+    async def timezone_autocomplete(self, _: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=z, value=z) for z in search_timezones(current)]
+
+    @set_.autocomplete("days")
+    async def days_autocomplete(self, _: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=d, value=d) for d in suggest_days(current)]
+
+    @app_commands.command(name="off", description="Stop your daily reminder (your setting is kept)")
+    async def off(self, interaction: discord.Interaction) -> None:
+        guild_id = interaction.guild_id or 0
+        reminder = await store.turn_off(self.bot.db, guild_id, interaction.user.id, self.bot.clock())
+        if reminder is None:
+            raise UserError("You have no reminder in this server, so there is nothing to turn off. "
+                            "Set one with `/remind set time:09:00`.")
+        await interaction.response.send_message(embed=status_embed(reminder, self._guild_name(guild_id)),
+                                                ephemeral=True)
+
+    @app_commands.command(name="status", description="When your next reminder comes, or why it is paused")
+    async def status(self, interaction: discord.Interaction) -> None:
+        guild_id = interaction.guild_id or 0
+        reminder = await store.get_reminder(self.bot.db, guild_id, interaction.user.id)
+        await interaction.response.send_message(embed=status_embed(reminder, self._guild_name(guild_id)),
+                                                ephemeral=True)
+
+    def _guild_name(self, guild_id: int) -> str:
+        guild = self.bot.get_guild(guild_id)
+        return guild.name if guild else "your server"
+
+    # ------------------------------------------------------------------ the one notice seam
+
+    @commands.Cog.listener()
+    async def on_app_command_completion(self, interaction: discord.Interaction,
+                                        command: app_commands.Command | app_commands.ContextMenu) -> None:
+        """After any command in a server: tell a member whose reminders were paused how to fix it, once."""
+        if interaction.guild_id is None or command.qualified_name.startswith("remind"):
+            return
+        if interaction.response.type is discord.InteractionResponseType.modal:
+            return
+        reminder = await store.take_pause_notice(self.bot.db, interaction.guild_id, interaction.user.id)
+        if reminder is not None:
+            await send_ephemeral(interaction, pause_notice(reminder, self._guild_name(interaction.guild_id)))
+
+    # ------------------------------------------------------------------ the scheduled job
+
+    async def run_due(self, now: datetime) -> None:
+        """Send every reminder due at `now`, paced, recording each chunk as it goes. Idempotent for `now`."""
+        due = await store.due_reminders(self.bot.db, now)
+        quiet: list[store.TickResult] = []
+        to_send: list[tuple[Reminder, Delivery]] = []
+        for index, item in enumerate(due):
+            delivery = plan_delivery(item.reminder, now, item.sent_dates)
+            if delivery.sends:
+                to_send.append((item.reminder, delivery))
+            else:
+                quiet.append(store.TickResult(item.reminder, delivery))
+            if index % 200 == 199:
+                await asyncio.sleep(0)  # keep the loop responsive while planning a big tick
+        if quiet:
+            await store.record_tick(self.bot.db, quiet, now)
+        for chunk in chunked(to_send, CHUNK):
+            states = await store.progress_of(self.bot.db, [(r.guild_id, r.user_id) for r, _ in chunk])
+            results = await self._send_chunk(chunk, states, now)
+            await store.record_tick(self.bot.db, results, now)
+        day = now.date().isoformat()
+        if self._last_prune != day:
+            self._last_prune = day
+            await store.prune_sent_records(self.bot.db, now)
+
+    async def _send_chunk(self, chunk: Sequence[tuple[Reminder, Delivery]],
+                          states: dict[tuple[int, int], dict[int, StepState]], now: datetime) -> list[store.TickResult]:
+        queue = list(chunk)
+        results: list[store.TickResult] = []
+
+        async def sender() -> None:
+            while queue:
+                reminder, delivery = queue.pop(0)
+                results.append(await self._send_one(reminder, delivery,
+                                                    states.get((reminder.guild_id, reminder.user_id), {}), now))
+                await asyncio.sleep(0)  # let the loop run between DMs even when a request completes at once
+
+        await asyncio.gather(*(sender() for _ in range(min(self.senders, len(queue)))))
+        return results
+
+    async def _slot(self) -> None:
+        """Wait for a free send slot (at most SEND_RATE requests in any second)."""
+        loop = asyncio.get_running_loop()
+        for _ in range(10_000):
+            wait = self.window.take(loop.time())
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
+
+    async def _send_one(self, reminder: Reminder, delivery: Delivery, states: dict[int, StepState],
+                        now: datetime) -> store.TickResult:
+        tz = reminder.schedule.tz
+        step = current_step(self.bot.plan, states)
+        done_times = [s.done_at for s in states.values() if s.status is Status.DONE and s.done_at]
+        content = DmContent(reminder.guild_id, self._guild_name(reminder.guild_id), reminder.user_id,
+                            delivery.kind or DeliveryKind.DAILY, delivery.for_date or local_date(now, tz),
+                            reminder.schedule, step, len(done_times), streaks(done_times, tz, local_date(now, tz)))
+        lead, embed, view = reminder_dm(self.bot.plan, content)
+        channel_id = reminder.dm_channel_id
+        try:
+            if channel_id is None:
+                await self._slot()
+                channel_id = (await self.bot.create_dm(discord.Object(reminder.user_id))).id
+            await self._slot()
+            channel = self.bot.get_partial_messageable(channel_id, type=discord.ChannelType.private)
+            message = await channel.send(lead, embed=embed, view=view)
+        except discord.Forbidden as error:
+            if error.code == DMS_CLOSED:
+                log.info("DMs closed for user %s: pausing their reminder in guild %s", reminder.user_id,
+                         reminder.guild_id)
+                return store.TickResult(reminder, pause=PauseReason.DMS_CLOSED, dm_channel_id=channel_id)
+            log.warning("reminder DM to user %s refused (%s); retrying next tick", reminder.user_id, error)
+            return store.TickResult(reminder, dm_channel_id=channel_id)
+        except discord.HTTPException as error:
+            if error.code == UNKNOWN_CHANNEL and reminder.dm_channel_id:
+                await store.forget_dm_channel(self.bot.db, reminder.user_id)
+            log.warning("reminder DM to user %s failed (%s); retrying next tick", reminder.user_id, error)
+            return store.TickResult(reminder, dm_channel_id=channel_id if error.code != UNKNOWN_CHANNEL else None)
+        return store.TickResult(reminder, delivery, message.id, step.number if step else None, channel_id)
+
+    # ------------------------------------------------------------------ buttons
+
+    async def on_reminder_button(self, interaction: discord.Interaction, button: ReminderButton) -> None:
+        now = self.bot.clock()
+        guild_id, user_id = button.guild_id, button.user_id
+        db = self.bot.db
+        reminder = await store.get_reminder(db, guild_id, user_id)
+        tz = reminder.schedule.tz if reminder else await get_guild_timezone(db, guild_id, self.bot.settings.tz)
+        today = local_date(now, tz)
+        colour: discord.Colour | None = None
+        if button.action == "done":
+            step = self.bot.plan.get(button.step)
+            if step is None:
+                await send_ephemeral(interaction, f"Step {button.step} is no longer in the plan: "
+                                                  "try `/plan next` in the server.")
+                return
+            result = await apply_changes(db, guild_id, user_id, [StepChange(step.number, Status.DONE)], now,
+                                         default_tz=self.bot.settings.tz)
+            if result.changed:
+                self.bot.dispatch("progress_changed", guild_id, user_id, result)
+            await store.record_action(db, guild_id, user_id, button.day, "done")
+            following = current_step(self.bot.plan, result.after.states)
+            line = (f"✅ **Step {step.number} marked done** ({result.after.done_count}/{self.bot.plan.total})."
+                    if result.changed else f"✅ Step {step.number} was already done.")
+            line += f" Next up: **{following.number}. {following.title}**" if following else " That was the last one!"
+            colour = SUCCESS
+        elif button.action == "stop":
+            if reminder is None or not reminder.enabled:
+                line = "🔕 Your reminders were already off."
+            else:
+                await store.turn_off(db, guild_id, user_id, now)
+                line = f"🔕 **Reminders stopped.** Your setting is kept: turn them back on with " \
+                       f"{example_set(reminder.schedule)} in {self._guild_name(guild_id)}."
+            colour = OFF
+        elif reminder is None or not reminder.active:
+            line = "🔕 Your reminders in that server are off, so there is nothing to snooze or skip."
+        elif button.day != today:
+            line = f"This reminder was for {button.day:%a} {button.day.day} {button.day:%b}, not today."
+        elif button.action == "snooze":
+            snoozed = await store.snooze(db, guild_id, user_id, until=now + SNOOZE, for_date=button.day, now=now)
+            line = f"⏰ **Snoozed.** I'll remind you again {discord.utils.format_dt(now + SNOOZE, 'R')}." \
+                if snoozed else "Your reminders are off, so there is nothing to snooze."
+        else:
+            skipped = await store.skip_day(db, guild_id, user_id, button.day, now)
+            nxt = skipped.next_due if skipped else None
+            line = "😴 **Skipping today.** " + (f"Next reminder: {when(nxt, skipped.schedule)}" if skipped and nxt
+                                                else "See you soon.")
+        await interaction.response.edit_message(embed=after_press(interaction.message, line, colour), view=None)
+
+
+async def setup(bot: StepwiseBot) -> None:
+    await bot.add_cog(Reminders(bot))

@@ -1,0 +1,342 @@
+"""Reminder storage: each member's schedule and next due instant, and the once-a-day sent-records.
+
+The scheduler reads due reminders with one query on the `reminders_due` index and writes a tick's
+results in one transaction (executemany): the sent-records and the advanced due instants together,
+so a tick that runs again, or after a restart, never sends a day's reminder twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from bot.progress import Status, StepState
+from bot.reminders import (
+    Delivery,
+    DeliveryKind,
+    PauseReason,
+    Reminder,
+    Schedule,
+    days_to_mask,
+    due_date,
+    first_due,
+    mask_to_days,
+)
+from db.database import Database, from_db, from_db_opt, to_db
+from db.progress import ensure_member
+
+SENT_RECORD_DAYS = 35  # sent-records older than this are pruned: they only guard the recent days
+
+_SELECT_ONE = ("SELECT guild_id, user_id, local_time, timezone, days, enabled, paused_reason, paused_at, regular_due, "
+               "snooze_until, snooze_for, dm_channel_id FROM reminders WHERE guild_id = ? AND user_id = ?")
+
+
+@lru_cache(maxsize=8192)
+def _schedule(local_time: str, timezone: str, days: int) -> Schedule:
+    """Schedules are shared: many members pick the same time, zone and days (and a tick converts many rows)."""
+    hour, minute = local_time.split(":")
+    return Schedule(time(int(hour), int(minute)), ZoneInfo(timezone), mask_to_days(days))
+
+
+def _reminder(row: aiosqlite.Row) -> Reminder:
+    return Reminder(
+        guild_id=row[0],
+        user_id=row[1],
+        schedule=_schedule(row[2], row[3], row[4]),
+        enabled=bool(row[5]),
+        paused=PauseReason(row[6]) if row[6] else None,
+        paused_at=from_db_opt(row[7]),
+        regular_due=from_db_opt(row[8]),
+        snooze_until=from_db_opt(row[9]),
+        snooze_for=date.fromisoformat(row[10]) if row[10] else None,
+        dm_channel_id=row[11],
+    )
+
+
+@lru_cache(maxsize=65536)
+def _stamp(instant: datetime) -> str:
+    """to_db, memoised: a tick stores many equal instants (everyone due at 09:00 UTC, their next ones)."""
+    return to_db(instant)
+
+
+def _due_columns(reminder: Reminder) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """(regular_due, due_date, snooze_until, snooze_for, next_due_utc) as stored."""
+    regular = reminder.regular_due
+    next_due = reminder.next_due
+    return (
+        _stamp(regular) if regular else None,
+        due_date(regular, reminder.schedule.tz).isoformat() if regular else None,
+        _stamp(reminder.snooze_until) if reminder.snooze_until else None,
+        reminder.snooze_for.isoformat() if reminder.snooze_for else None,
+        _stamp(next_due) if next_due else None,
+    )
+
+
+async def get_reminder(db: Database, guild_id: int, user_id: int) -> Reminder | None:
+    row = await db.fetchone(_SELECT_ONE, (guild_id, user_id))
+    return _reminder(row) if row else None
+
+
+async def _get_in(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> Reminder | None:
+    row = await (await conn.execute(_SELECT_ONE, (guild_id, user_id))).fetchone()
+    return _reminder(row) if row else None
+
+
+async def _sent_dates(conn: aiosqlite.Connection, guild_id: int, user_id: int, since: date) -> frozenset[date]:
+    rows = await conn.execute_fetchall(
+        "SELECT local_date FROM reminder_sends WHERE guild_id = ? AND user_id = ? AND local_date >= ? "
+        "AND outcome = 'sent'", (guild_id, user_id, since.isoformat()))
+    return frozenset(date.fromisoformat(r[0]) for r in rows)
+
+
+async def _write(conn: aiosqlite.Connection, reminder: Reminder, now: datetime) -> None:
+    schedule = reminder.schedule
+    await conn.execute(
+        "INSERT INTO reminders (guild_id, user_id, local_time, timezone, days, enabled, paused_reason, paused_at, "
+        "pause_noticed, regular_due, due_date, snooze_until, snooze_for, next_due_utc, dm_channel_id, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (guild_id, user_id) DO UPDATE SET local_time = excluded.local_time, "
+        "timezone = excluded.timezone, days = excluded.days, enabled = excluded.enabled, "
+        "paused_reason = excluded.paused_reason, paused_at = excluded.paused_at, pause_noticed = 0, "
+        "regular_due = excluded.regular_due, due_date = excluded.due_date, snooze_until = excluded.snooze_until, "
+        "snooze_for = excluded.snooze_for, next_due_utc = excluded.next_due_utc, "
+        "dm_channel_id = COALESCE(excluded.dm_channel_id, reminders.dm_channel_id), updated_at = excluded.updated_at",
+        (reminder.guild_id, reminder.user_id, f"{schedule.at:%H:%M}", schedule.tz.key, days_to_mask(schedule.days),
+         int(reminder.enabled), reminder.paused.value if reminder.paused else None,
+         to_db(reminder.paused_at) if reminder.paused_at else None, *_due_columns(reminder),
+         reminder.dm_channel_id, to_db(now), to_db(now)),
+    )
+
+
+async def set_reminder(db: Database, guild_id: int, user_id: int, schedule: Schedule, now: datetime) -> Reminder:
+    """Create or replace a member's reminder (un-pausing it) and store their time zone on the member.
+
+    The first reminder is the next due instant after `now`, skipping a local day that already had one.
+    """
+    async with db.transaction() as conn:
+        await ensure_member(conn, guild_id, user_id, now)
+        await conn.execute("UPDATE members SET timezone = ? WHERE guild_id = ? AND user_id = ?",
+                           (schedule.tz.key, guild_id, user_id))
+        old = await _get_in(conn, guild_id, user_id)
+        sent = await _sent_dates(conn, guild_id, user_id, due_date(now, schedule.tz) - timedelta(days=1))
+        reminder = Reminder(guild_id, user_id, schedule, regular_due=first_due(schedule, now, sent),
+                            dm_channel_id=old.dm_channel_id if old else None)
+        await _write(conn, reminder, now)
+        return reminder
+
+
+async def turn_off(db: Database, guild_id: int, user_id: int, now: datetime) -> Reminder | None:
+    """Stop a member's reminders, keeping their settings. None when they had none."""
+    async with db.transaction() as conn:
+        old = await _get_in(conn, guild_id, user_id)
+        if old is None:
+            return None
+        reminder = Reminder(guild_id, user_id, old.schedule, enabled=False, dm_channel_id=old.dm_channel_id)
+        await _write(conn, reminder, now)
+        return reminder
+
+
+async def snooze(db: Database, guild_id: int, user_id: int, *, until: datetime, for_date: date,
+                 now: datetime) -> Reminder | None:
+    """Send the reminder for `for_date` again at `until`. None when the member's reminders are not active."""
+    async with db.transaction() as conn:
+        old = await _get_in(conn, guild_id, user_id)
+        if old is None or not old.active:
+            return None
+        reminder = Reminder(guild_id, user_id, old.schedule, regular_due=old.regular_due, snooze_until=until,
+                            snooze_for=for_date, dm_channel_id=old.dm_channel_id)
+        await _write(conn, reminder, now)
+        await _record_action(conn, guild_id, user_id, for_date, "snooze")
+        return reminder
+
+
+async def skip_day(db: Database, guild_id: int, user_id: int, day: date, now: datetime) -> Reminder | None:
+    """No more reminders on local `day`: drop a snooze for it (and its daily one if still to come)."""
+    async with db.transaction() as conn:
+        old = await _get_in(conn, guild_id, user_id)
+        if old is None or not old.active or old.regular_due is None:
+            return old
+        regular = old.regular_due
+        if due_date(regular, old.schedule.tz) == day:
+            regular = first_due(old.schedule, now, frozenset({day}))
+        keep_snooze = old.snooze_for is not None and old.snooze_for != day
+        reminder = Reminder(guild_id, user_id, old.schedule, regular_due=regular,
+                            snooze_until=old.snooze_until if keep_snooze else None,
+                            snooze_for=old.snooze_for if keep_snooze else None, dm_channel_id=old.dm_channel_id)
+        await _write(conn, reminder, now)
+        await _record_action(conn, guild_id, user_id, day, "skip")
+        return reminder
+
+
+async def record_action(db: Database, guild_id: int, user_id: int, day: date, action: str) -> None:
+    async with db.transaction() as conn:
+        await _record_action(conn, guild_id, user_id, day, action)
+
+
+async def _record_action(conn: aiosqlite.Connection, guild_id: int, user_id: int, day: date, action: str) -> None:
+    await conn.execute("UPDATE reminder_sends SET action = ? WHERE guild_id = ? AND user_id = ? AND local_date = ?",
+                       (action, guild_id, user_id, day.isoformat()))
+
+
+# ---------------------------------------------------------------------------- the tick
+
+
+@dataclass(frozen=True, slots=True)
+class DueReminder:
+    reminder: Reminder
+    sent_dates: frozenset[date]  # the reminder's due day, if it already had its DM
+
+
+async def due_reminders(db: Database, now: datetime, limit: int = 5000) -> list[DueReminder]:
+    """Every active reminder due at `now` (earliest first): one query on the reminders_due index."""
+    rows = await db.fetchall(
+        "SELECT r.guild_id, r.user_id, r.local_time, r.timezone, r.days, r.enabled, r.paused_reason, r.paused_at, "
+        "r.regular_due, r.snooze_until, r.snooze_for, r.dm_channel_id, r.due_date, s.local_date "
+        "FROM reminders AS r LEFT JOIN reminder_sends AS s ON s.guild_id = r.guild_id AND s.user_id = r.user_id "
+        "AND s.local_date = r.due_date AND s.outcome = 'sent' "
+        "WHERE r.next_due_utc <= ? ORDER BY r.next_due_utc LIMIT ?",
+        (to_db(now), limit),
+    )
+    return [DueReminder(_reminder(row), frozenset({date.fromisoformat(row[13])}) if row[13] else frozenset())
+            for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    """What happened to one due reminder in a tick, to be stored.
+
+    `delivery` set: advance to its next due instant (and record the sent or missed day).
+    `pause` set: Discord refused the DM for good; pause the reminder.
+    Neither: a passing failure; leave the reminder due so the next tick retries it.
+    """
+
+    reminder: Reminder
+    delivery: Delivery | None = None
+    message_id: int | None = None
+    step: int | None = None
+    dm_channel_id: int | None = None
+    pause: PauseReason | None = None
+
+
+async def record_tick(db: Database, results: Sequence[TickResult], now: datetime) -> int:
+    """Store a batch of tick results in one transaction; returns how many reminders were advanced.
+
+    Each reminder is only advanced from the due instant the tick read (`next_due_utc = ?`), so a member
+    who changed their reminder meanwhile keeps their change.
+    """
+    sends: list[tuple[object, ...]] = []
+    snoozes: list[tuple[object, ...]] = []
+    advances: list[tuple[object, ...]] = []
+    pauses: list[tuple[object, ...]] = []
+    channels: list[tuple[int, int]] = []
+    stamp = _stamp(now)
+    for result in results:
+        reminder, delivery = result.reminder, result.delivery
+        old_next = reminder.next_due
+        if old_next is None:
+            continue
+        key = (reminder.guild_id, reminder.user_id)
+        if result.dm_channel_id and result.dm_channel_id != reminder.dm_channel_id:
+            channels.append((result.dm_channel_id, reminder.user_id))
+        if result.pause is not None:
+            pauses.append((result.pause.value, stamp, stamp, *key, _stamp(old_next)))
+            continue
+        if delivery is None:
+            continue
+        if delivery.kind is DeliveryKind.SNOOZED and delivery.for_date:
+            snoozes.append((*key, delivery.for_date.isoformat()))
+        elif delivery.sends and delivery.for_date:
+            sends.append((*key, delivery.for_date.isoformat(), "sent", delivery.kind, _stamp(reminder.regular_due
+                          or now), stamp, result.step, result.message_id))
+        if delivery.missed:
+            sends.append((*key, delivery.missed.isoformat(), "missed", None, _stamp(reminder.regular_due or now),
+                          stamp, None, None))
+        advanced = Reminder(reminder.guild_id, reminder.user_id, reminder.schedule,
+                            regular_due=delivery.regular_due, snooze_until=delivery.snooze_until,
+                            snooze_for=delivery.snooze_for)
+        advances.append((*_due_columns(advanced), stamp, *key, _stamp(old_next)))
+    if not (sends or snoozes or advances or pauses or channels):
+        return 0
+    async with db.transaction() as conn:
+        if sends:
+            await conn.executemany(
+                "INSERT INTO reminder_sends (guild_id, user_id, local_date, outcome, kind, due_utc, sent_at, step, "
+                "message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id, local_date) "
+                "DO UPDATE SET outcome = excluded.outcome, kind = excluded.kind, sent_at = excluded.sent_at, "
+                "step = excluded.step, message_id = excluded.message_id "
+                "WHERE reminder_sends.outcome = 'missed' AND excluded.outcome = 'sent'",
+                sends)
+        if snoozes:
+            await conn.executemany(
+                "UPDATE reminder_sends SET snoozes = snoozes + 1 WHERE guild_id = ? AND user_id = ? AND local_date = ?",
+                snoozes)
+        if advances:
+            await conn.executemany(
+                "UPDATE reminders SET regular_due = ?, due_date = ?, snooze_until = ?, snooze_for = ?, "
+                "next_due_utc = ?, updated_at = ? WHERE guild_id = ? AND user_id = ? AND next_due_utc = ?",
+                advances)
+        if pauses:
+            await conn.executemany(
+                "UPDATE reminders SET paused_reason = ?, paused_at = ?, pause_noticed = 0, next_due_utc = NULL, "
+                "updated_at = ? WHERE guild_id = ? AND user_id = ? AND next_due_utc = ?",
+                pauses)
+        if channels:
+            await conn.executemany("UPDATE reminders SET dm_channel_id = ? WHERE user_id = ?", channels)
+    return len(advances)
+
+
+async def forget_dm_channel(db: Database, user_id: int) -> None:
+    """The stored DM channel is gone (404): the next reminder opens a new one."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE reminders SET dm_channel_id = NULL WHERE user_id = ?", (user_id,))
+
+
+async def prune_sent_records(db: Database, now: datetime) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM reminder_sends WHERE sent_at < ?",
+                           (to_db(now - timedelta(days=SENT_RECORD_DAYS)),))
+
+
+async def take_pause_notice(db: Database, guild_id: int, user_id: int) -> Reminder | None:
+    """The member's paused reminder if they have not been told how to fix it yet (and mark them told).
+
+    Costs one primary-key read for members without a pending notice: it runs after every command.
+    """
+    row = await db.fetchone(
+        "SELECT 1 FROM reminders WHERE guild_id = ? AND user_id = ? AND paused_reason IS NOT NULL "
+        "AND pause_noticed = 0", (guild_id, user_id))
+    if row is None:
+        return None
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "UPDATE reminders SET pause_noticed = 1 WHERE guild_id = ? AND user_id = ? "
+            "AND paused_reason IS NOT NULL AND pause_noticed = 0", (guild_id, user_id))
+        if cursor.rowcount == 0:
+            return None
+        return await _get_in(conn, guild_id, user_id)
+
+
+# ---------------------------------------------------------------------------- what the DM shows
+
+
+async def progress_of(db: Database, members: Iterable[tuple[int, int]]) -> dict[tuple[int, int], dict[int, StepState]]:
+    """Step states of several members (guild_id, user_id) with one query."""
+    pairs = list(dict.fromkeys(members))
+    found: dict[tuple[int, int], dict[int, StepState]] = {pair: {} for pair in pairs}
+    if not pairs:
+        return found
+    rows = await db.fetchall(
+        "SELECT p.guild_id, p.user_id, p.step, p.status, p.note, p.updated_at, p.done_at "
+        "FROM json_each(?) AS m JOIN progress AS p "
+        "ON p.guild_id = json_extract(m.value, '$[0]') AND p.user_id = json_extract(m.value, '$[1]')",
+        (json.dumps(pairs),),
+    )
+    for r in rows:
+        found[(r[0], r[1])][r[2]] = StepState(r[2], Status(r[3]), r[4], from_db(r[5]), from_db_opt(r[6]))
+    return found
