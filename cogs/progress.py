@@ -14,7 +14,7 @@ from bot.app import StepwiseBot
 from bot.community import cohort_status, describe_cohort
 from bot.errors import UserError
 from bot.marking import clean_note, done_target, start_target
-from bot.plan import Step
+from bot.plan import Plan, Step
 from bot.progress import MemberProgress, Status, completions, streaks
 from bot.stats import cumulative_series, summarize
 from bot.timeutil import local_date
@@ -26,6 +26,7 @@ from db.progress import ChangeResult, StepChange, change_member, history_depth, 
 from db.settings import get_guild_timezone, member_timezone
 
 DecideStep = Callable[[MemberProgress], tuple[Step, list[StepChange]]]
+RenderMark = Callable[[Plan, Step, MemberProgress, Status | None], discord.Embed]
 
 
 class Progress(commands.Cog):
@@ -55,6 +56,25 @@ class Progress(commands.Cog):
         if result.changed:
             self.bot.dispatch("progress_changed", guild_id, interaction.user.id, result)
         return chosen[0], result
+
+    async def _mark(self, interaction: discord.Interaction, pick: Callable[[MemberProgress], Step],
+                    status: Status, render: RenderMark) -> None:
+        """Set the picked step to `status` (keeping its note) and answer; say so if it already was."""
+
+        def decide(member: MemberProgress) -> tuple[Step, list[StepChange]]:
+            target = pick(member)
+            old = member.states.get(target.number)
+            if old and old.status is status:
+                return target, []
+            return target, [StepChange(target.number, status, old.note if old else None)]
+
+        target, result = await self._change(interaction, decide)
+        if not result.changed:
+            await self._already(interaction, target, result)
+            return
+        was = result.before.status_of(target.number)
+        await interaction.response.send_message(embed=render(self.bot.plan, target, result.after, was),
+                                                ephemeral=not result.after.visible)
 
     async def _already(self, interaction: discord.Interaction, step: Step, result: ChangeResult) -> None:
         state = result.before.states[step.number]
@@ -96,42 +116,15 @@ class Progress(commands.Cog):
     @app_commands.guild_only()
     async def start(self, interaction: discord.Interaction, step: int | None = None) -> None:
         plan = self.bot.plan
-
-        def decide(member: MemberProgress) -> tuple[Step, list[StepChange]]:
-            target = start_target(plan, member.states, step)
-            old = member.states.get(target.number)
-            if old and old.status is Status.IN_PROGRESS:
-                return target, []
-            return target, [StepChange(target.number, Status.IN_PROGRESS, old.note if old else None)]
-
-        target, result = await self._change(interaction, decide)
-        if not result.changed:
-            await self._already(interaction, target, result)
-            return
-        was = result.before.status_of(target.number)
-        await interaction.response.send_message(embed=views.start_embed(plan, target, result.after, was),
-                                                ephemeral=not result.after.visible)
+        await self._mark(interaction, lambda member: start_target(plan, member.states, step), Status.IN_PROGRESS,
+                         views.start_embed)
 
     @app_commands.command(name="skip", description="Skip a step: it never counts as done, and /plan next passes it")
     @app_commands.describe(step="The step number (type words of its title to search)")
     @app_commands.guild_only()
     async def skip(self, interaction: discord.Interaction, step: int) -> None:
-        plan = self.bot.plan
-        target = plan.require(step)
-
-        def decide(member: MemberProgress) -> tuple[Step, list[StepChange]]:
-            old = member.states.get(target.number)
-            if old and old.status is Status.SKIPPED:
-                return target, []
-            return target, [StepChange(target.number, Status.SKIPPED, old.note if old else None)]
-
-        target, result = await self._change(interaction, decide)
-        if not result.changed:
-            await self._already(interaction, target, result)
-            return
-        was = result.before.status_of(target.number)
-        await interaction.response.send_message(embed=views.skip_embed(plan, target, result.after, was),
-                                                ephemeral=not result.after.visible)
+        target = self.bot.plan.require(step)
+        await self._mark(interaction, lambda _member: target, Status.SKIPPED, views.skip_embed)
 
     done.autocomplete("step")(step_autocomplete)
     start.autocomplete("step")(step_autocomplete)
