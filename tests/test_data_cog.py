@@ -166,3 +166,18 @@ async def test_privacy_choice_survives_forget_as_default_visible(env: simcord.En
     r = await world.alice.slash(world.channel, "data forget")
     await world.alice.click(r.response, label="Delete my data")
     assert (await load_member(env.bot.db, world.guild.id, world.alice.id)).visible
+
+
+async def test_forget_also_deletes_reminders_and_their_history(env: simcord.Env, world: World) -> None:
+    await world.alice.slash(world.channel, "remind set", time="09:00", timezone="Europe/Berlin")
+    await world.bob.slash(world.channel, "remind set", time="10:00")
+    await env.bot.run_scheduled(datetime(2026, 1, 1, 8, 0, 30, tzinfo=UTC))  # alice's first reminder goes out
+    assert await env.bot.db.fetchone("SELECT 1 FROM reminder_sends WHERE user_id = ?", (world.alice.id,))
+    r = await world.alice.slash(world.channel, "data forget")
+    await world.alice.click(r.response, label="Delete my data")
+    for table in ("reminders", "reminder_sends", "members", "progress", "history", "period_counts"):
+        row = await env.bot.db.fetchone(f"SELECT COUNT(*) FROM {table} WHERE user_id = ?", (world.alice.id,))
+        assert row[0] == 0, table
+    status = await world.alice.slash(world.channel, "remind status")
+    assert "/remind set" in status.response.content or "/remind set" in embed_text(status)
+    assert await env.bot.db.fetchone("SELECT 1 FROM reminders WHERE user_id = ?", (world.bob.id,))
