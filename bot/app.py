@@ -23,15 +23,15 @@ from db.settings import COMMAND_HASH_KEY, get_meta, set_meta
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = (
-    "cogs.meta",
+EXTENSIONS: tuple[str, ...] = (  # in the order /help lists them
     "cogs.plan",
     "cogs.progress",
-    "cogs.data",
+    "cogs.reminders",
     "cogs.community",
+    "cogs.data",
     "cogs.config",
     "cogs.announcements",
-    "cogs.reminders",
+    "cogs.meta",
 )
 TICK_SECONDS = 30
 

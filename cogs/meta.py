@@ -13,6 +13,8 @@ from bot.ui.help import HelpSection, command_lines, help_embed
 class Meta(commands.Cog):
     """Help and information about Stepwise."""
 
+    help_title = "Help"
+
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
 

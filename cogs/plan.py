@@ -17,6 +17,8 @@ from db.progress import load_member
 class Plan(commands.GroupCog, group_name="plan", group_description="Browse the learning plan"):
     """Browse the plan: phases, steps, search, and your next step."""
 
+    help_title = "Browse the plan"
+
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
         super().__init__()
