@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import shutil
 import statistics
@@ -183,6 +184,7 @@ async def bench_loop_lag(source: Path) -> None:
         await conn.execute("UPDATE reminders SET dm_channel_id = user_id WHERE user_id < ?", (10_000 + DUE,))
     ticks: list[float] = []
     worst: list[float] = []
+    gc_worst: list[float] = []
     lags: list[float] = []
     try:
         for _ in range(10):
@@ -191,10 +193,12 @@ async def bench_loop_lag(source: Path) -> None:
             tick_lags: list[float] = []
             monitor = asyncio.create_task(_lag_monitor(tick_lags))
             await asyncio.sleep(0.005)
-            start = time.perf_counter()
-            await bot.run_scheduled(T)
-            ticks.append(time.perf_counter() - start)
+            with GcPauses() as collector:
+                start = time.perf_counter()
+                await bot.run_scheduled(T)
+                ticks.append(time.perf_counter() - start)
             monitor.cancel()
+            gc_worst.append(collector.longest)
             assert sent[0] - before == DUE, sent[0] - before
             worst.append(max(tick_lags))
             lags.extend(tick_lags)
@@ -203,8 +207,34 @@ async def bench_loop_lag(source: Path) -> None:
     print_table(f"The real tick without SimCord ({DUE:,} due of {MEMBERS:,}, DM send stubbed, pacing lifted)", [
         ("loop wake-up delay, every 1 ms sleep", lags),
         ("longest loop stall in a tick", worst),
+        ("longest GC pause in a tick", gc_worst),
         (f"whole tick, {DUE:,} DMs", ticks),
     ])
+
+
+class GcPauses:
+    """The collector's pauses while active (gc.callbacks): a full collection stops the loop too."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._started)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+    @property
+    def longest(self) -> float:
+        return max(self.pauses, default=0.0)
 
 
 async def _lag_monitor(lags: list[float]) -> None:
@@ -309,14 +339,17 @@ async def bench_simcord(folder: Path) -> None:
         cog.window = SendWindow(rate=10**9)  # measure the work, not the 40/s pacing
         per_reminder: list[float] = []
         stalls: list[float] = []
+        gc_pauses: list[float] = []
         for day in range(8):
             instant = T + timedelta(days=day)
             clock_now[0] = instant
             monitor = asyncio.create_task(_stall_monitor(stalls))
-            start = time.perf_counter()
-            await bot.run_scheduled(instant)
-            elapsed = time.perf_counter() - start
+            with GcPauses() as collector:
+                start = time.perf_counter()
+                await bot.run_scheduled(instant)
+                elapsed = time.perf_counter() - start
             monitor.cancel()
+            gc_pauses.append(collector.longest)
             per_reminder.append(elapsed / DUE)
             await env.settle()
         sent = sum(1 for r in env.http_requests if r.method == "POST" and r.path.endswith("/messages")
@@ -340,6 +373,7 @@ async def bench_simcord(folder: Path) -> None:
         ("/help bot-side", help_bot),
         (f"one reminder delivered (tick of {DUE:,} / {DUE:,})", per_reminder),
         ("longest loop stall in a tick (incl. GC, SimCord)", stalls),
+        ("longest GC pause in a tick (SimCord's heap)", gc_pauses),
     ], baseline="/help round trip (trivial command)")
     print(f"Paced: 120 reminders due at once took {paced:.2f} s at 40 DMs/s (unpaced, the same would take "
           f"{120 * sorted(per_reminder)[len(per_reminder) // 2]:.2f} s).")
