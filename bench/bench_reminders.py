@@ -149,7 +149,7 @@ async def _reset(db: Database) -> None:
 # ---------------------------------------------------------------------------- 1b. the event loop during a tick
 
 
-async def bench_loop_lag(source: Path) -> None:
+async def bench_loop_lag(source: Path, *, freeze: bool) -> None:
     """The real tick without SimCord: the cog's scheduled job in a real bot on a copy of the 100,000-reminder
     file, with Discord replaced at the boundary (the DM channel) by a stub whose send answers at once.
 
@@ -180,6 +180,9 @@ async def bench_loop_lag(source: Path) -> None:
             return SimpleNamespace(id=sent[0])
 
     bot.get_partial_messageable = lambda channel_id, **_: StubChannel(channel_id)  # type: ignore[method-assign]
+    if freeze:  # as `python -m bot run` does at the end of set-up (StepwiseBot.freeze_heap)
+        gc.collect()
+        gc.freeze()
     async with bot.db.transaction() as conn:  # the due members' DM channels are known, as after a first DM
         await conn.execute("UPDATE reminders SET dm_channel_id = user_id WHERE user_id < ?", (10_000 + DUE,))
     ticks: list[float] = []
@@ -204,7 +207,9 @@ async def bench_loop_lag(source: Path) -> None:
             lags.extend(tick_lags)
     finally:
         await bot.close()
-    print_table(f"The real tick without SimCord ({DUE:,} due of {MEMBERS:,}, DM send stubbed, pacing lifted)", [
+    gc.unfreeze()
+    heap = "set-up heap frozen, as in production" if freeze else "heap not frozen"
+    print_table(f"The real tick without SimCord ({DUE:,} due of {MEMBERS:,}, DM stubbed, pacing lifted, {heap})", [
         ("loop wake-up delay, every 1 ms sleep", lags),
         ("longest loop stall in a tick", worst),
         ("longest GC pause in a tick", gc_worst),
@@ -401,7 +406,8 @@ async def main() -> None:
         await populate(empty, 0, 0)
         print(f"Built {MEMBERS:,} reminders in {time.perf_counter() - started:.1f} s")
         await bench_db(full)
-        await bench_loop_lag(full)
+        await bench_loop_lag(full, freeze=False)
+        await bench_loop_lag(full, freeze=True)
         empty_rss = [memory_in_subprocess(empty, tick=False) for _ in range(3)]
         full_rss = [memory_in_subprocess(full, tick=True) for _ in range(3)]
         print("\nResident memory of a started bot (fresh process each, MB)")
