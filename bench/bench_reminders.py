@@ -11,19 +11,23 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from bench.common import print_table, timed
 from bot.config import Settings
-from bot.reminders import Delivery, Reminder, SendWindow, plan_delivery
+from bot.reminders import SendWindow, plan_delivery
+from cogs.reminders import CHUNK
 from db import reminders as store
 from db.database import Database, to_db
 
@@ -78,47 +82,61 @@ async def bench_db(path: Path) -> None:
     due = await store.due_reminders(db, T)
     assert len(due) == DUE, len(due)
     select_1000 = await timed(30, lambda _: store.due_reminders(db, T))
+    planning = [_timed_sync(lambda: [plan_delivery(d.reminder, T, d.sent_dates) for d in due]) for _ in range(30)]
     pairs = [(d.reminder.guild_id, d.reminder.user_id) for d in due]
+    chunks = [pairs[i : i + CHUNK] for i in range(0, DUE, CHUNK)]
+    progress_chunk = await timed(len(chunks) * 10, lambda i: store.progress_of(db, chunks[i % len(chunks)]))
     progress_all = await timed(30, lambda _: store.progress_of(db, pairs))
-    progress_chunks = await timed(30, lambda _: _chunks(db, pairs))
-    results = [store.TickResult(d.reminder, plan_delivery(d.reminder, T, d.sent_dates), 1, 1, 5)
-               for d in due]
-    recorded: list[float] = []
+    results = [store.TickResult(d.reminder, plan_delivery(d.reminder, T, d.sent_dates), 1, 1, 5) for d in due]
+    record_chunk: list[float] = []
+    whole_db: list[float] = []
     whole: list[float] = []
     for _ in range(15):
-        start = time.perf_counter()
-        for chunk_start in range(0, DUE, 40):
-            await store.record_tick(db, results[chunk_start : chunk_start + 40], T)
-        recorded.append(time.perf_counter() - start)
+        for chunk_start in range(0, DUE, CHUNK):
+            start = time.perf_counter()
+            await store.record_tick(db, results[chunk_start : chunk_start + CHUNK], T)
+            record_chunk.append(time.perf_counter() - start)
         await _reset(db)
+        # The tick's whole database work as run_due does it: the due query, then per chunk the members' progress
+        # for the DM and the record of the chunk's results (sending left out); planning timed apart.
+        db_time = 0.0
         start = time.perf_counter()
         fresh = await store.due_reminders(db, T)
-        for chunk_start in range(0, DUE, 40):
-            part = fresh[chunk_start : chunk_start + 40]
-            await store.progress_of(db, [(d.reminder.guild_id, d.reminder.user_id) for d in part])
-            await store.record_tick(db, [store.TickResult(d.reminder, _sent(d.reminder), 1, 1, 5) for d in part], T)
-        whole.append(time.perf_counter() - start)
+        db_time += time.perf_counter() - start
+        plan_start = time.perf_counter()
+        planned = [(d.reminder, plan_delivery(d.reminder, T, d.sent_dates)) for d in fresh]
+        plan_time = time.perf_counter() - plan_start
+        for chunk_start in range(0, DUE, CHUNK):
+            part = planned[chunk_start : chunk_start + CHUNK]
+            step = time.perf_counter()
+            await store.progress_of(db, [(r.guild_id, r.user_id) for r, _ in part])
+            await store.record_tick(db, [store.TickResult(r, d, 1, 1, 5) for r, d in part], T)
+            db_time += time.perf_counter() - step
+        whole.append(db_time + plan_time)
+        whole_db.append(db_time)
         await _reset(db)
+    per_chunk = statistics.median(progress_chunk) + statistics.median(record_chunk)
     print(f"\nDue query plan: {'; '.join(plan)}")
     print_table(f"Tick database work, {MEMBERS:,} reminders, aiosqlite on a real file", [
         ("trivial query (SELECT 1)", trivial),
         ("due query, 60 due", select_60),
-        (f"due query, {DUE:,} due", select_1000),
+        (f"(a) due query, {DUE:,} due (to Reminder objects)", select_1000),
+        (f"plan {DUE:,} deliveries (domain, event loop)", planning),
+        (f"(b) DM progress of one chunk of {CHUNK}", progress_chunk),
+        (f"(c) record one chunk of {CHUNK} (one hop)", record_chunk),
         (f"progress of {DUE:,} members, one query", progress_all),
-        (f"progress of {DUE:,} members, 25 x 40", progress_chunks),
-        (f"record {DUE:,} results, 25 transactions", recorded),
-        (f"whole tick DB work, {DUE:,} due (25 chunks)", whole),
+        (f"(d) tick DB work, {DUE:,} due: a + {DUE // CHUNK}x(b+c)", whole_db),
+        (f"(d) + planning, {DUE:,} due", whole),
     ], baseline="trivial query (SELECT 1)")
+    print(f"Sum of medians a + {DUE // CHUNK} x (b + c): "
+          f"{(statistics.median(select_1000) + DUE // CHUNK * per_chunk) * 1000:.2f} ms")
     await db.close()
 
 
-def _sent(reminder: Reminder) -> Delivery:
-    return plan_delivery(reminder, T)
-
-
-async def _chunks(db: Database, pairs: list[tuple[int, int]]) -> None:
-    for start in range(0, len(pairs), 40):
-        await store.progress_of(db, pairs[start : start + 40])
+def _timed_sync(action: Any) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
 
 
 async def _reset(db: Database) -> None:
@@ -126,6 +144,110 @@ async def _reset(db: Database) -> None:
         await conn.execute("DELETE FROM reminder_sends")
         await conn.execute("UPDATE reminders SET regular_due = ?, due_date = ?, next_due_utc = ? WHERE user_id < ?",
                            (to_db(T), T.date().isoformat(), to_db(T), 10_000 + DUE))
+
+
+# ---------------------------------------------------------------------------- 1b. the event loop during a tick
+
+
+async def bench_loop_lag(source: Path, *, freeze: bool) -> None:
+    """The real tick without SimCord: the cog's scheduled job in a real bot on a copy of the 100,000-reminder
+    file, with Discord replaced at the boundary (the DM channel) by a stub whose send answers at once.
+
+    A monitor task sleeps 1 ms in a loop and records how late it wakes: the longest of those is the longest
+    time the tick kept the event loop from anything else (GC included). Pacing is lifted so the tick runs flat
+    out; with the real 40/s pacing the loop is idle most of the time.
+    """
+    from bot.app import create_bot
+
+    path = source.with_name("lag.sqlite3")
+    shutil.copy(source, path)
+    bot = create_bot(Settings(_env_file=None, database_path=path))  # type: ignore[call-arg]
+    await bot.db.open()
+    await bot.db.migrate()
+    for name in bot.extension_names:
+        await bot.load_extension(name)
+    cog: Any = bot.get_cog("Reminders")
+    cog.window = SendWindow(rate=10**9)
+    sent = [0]
+
+    class StubChannel:
+        def __init__(self, channel_id: int) -> None:
+            self.id = channel_id
+
+        async def send(self, *_: Any, **__: Any) -> Any:
+            await asyncio.sleep(0)
+            sent[0] += 1
+            return SimpleNamespace(id=sent[0])
+
+    bot.get_partial_messageable = lambda channel_id, **_: StubChannel(channel_id)  # type: ignore[method-assign]
+    if freeze:  # as `python -m bot run` does at the end of set-up (StepwiseBot.freeze_heap)
+        gc.collect()
+        gc.freeze()
+    async with bot.db.transaction() as conn:  # the due members' DM channels are known, as after a first DM
+        await conn.execute("UPDATE reminders SET dm_channel_id = user_id WHERE user_id < ?", (10_000 + DUE,))
+    ticks: list[float] = []
+    worst: list[float] = []
+    gc_worst: list[float] = []
+    lags: list[float] = []
+    try:
+        for _ in range(10):
+            await _reset(bot.db)
+            before = sent[0]
+            tick_lags: list[float] = []
+            monitor = asyncio.create_task(_lag_monitor(tick_lags))
+            await asyncio.sleep(0.005)
+            with GcPauses() as collector:
+                start = time.perf_counter()
+                await bot.run_scheduled(T)
+                ticks.append(time.perf_counter() - start)
+            monitor.cancel()
+            gc_worst.append(collector.longest)
+            assert sent[0] - before == DUE, sent[0] - before
+            worst.append(max(tick_lags))
+            lags.extend(tick_lags)
+    finally:
+        await bot.close()
+    gc.unfreeze()
+    heap = "set-up heap frozen, as in production" if freeze else "heap not frozen"
+    print_table(f"The real tick without SimCord ({DUE:,} due of {MEMBERS:,}, DM stubbed, pacing lifted, {heap})", [
+        ("loop wake-up delay, every 1 ms sleep", lags),
+        ("longest loop stall in a tick", worst),
+        ("longest GC pause in a tick", gc_worst),
+        (f"whole tick, {DUE:,} DMs", ticks),
+    ])
+
+
+class GcPauses:
+    """The collector's pauses while active (gc.callbacks): a full collection stops the loop too."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._started)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
+
+    @property
+    def longest(self) -> float:
+        return max(self.pauses, default=0.0)
+
+
+async def _lag_monitor(lags: list[float]) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(0.001)
+        lags.append(max(0.0, loop.time() - start - 0.001))
 
 
 # ---------------------------------------------------------------------------- 2. memory
@@ -222,14 +344,17 @@ async def bench_simcord(folder: Path) -> None:
         cog.window = SendWindow(rate=10**9)  # measure the work, not the 40/s pacing
         per_reminder: list[float] = []
         stalls: list[float] = []
+        gc_pauses: list[float] = []
         for day in range(8):
             instant = T + timedelta(days=day)
             clock_now[0] = instant
             monitor = asyncio.create_task(_stall_monitor(stalls))
-            start = time.perf_counter()
-            await bot.run_scheduled(instant)
-            elapsed = time.perf_counter() - start
+            with GcPauses() as collector:
+                start = time.perf_counter()
+                await bot.run_scheduled(instant)
+                elapsed = time.perf_counter() - start
             monitor.cancel()
+            gc_pauses.append(collector.longest)
             per_reminder.append(elapsed / DUE)
             await env.settle()
         sent = sum(1 for r in env.http_requests if r.method == "POST" and r.path.endswith("/messages")
@@ -253,6 +378,7 @@ async def bench_simcord(folder: Path) -> None:
         ("/help bot-side", help_bot),
         (f"one reminder delivered (tick of {DUE:,} / {DUE:,})", per_reminder),
         ("longest loop stall in a tick (incl. GC, SimCord)", stalls),
+        ("longest GC pause in a tick (SimCord's heap)", gc_pauses),
     ], baseline="/help round trip (trivial command)")
     print(f"Paced: 120 reminders due at once took {paced:.2f} s at 40 DMs/s (unpaced, the same would take "
           f"{120 * sorted(per_reminder)[len(per_reminder) // 2]:.2f} s).")
@@ -280,6 +406,8 @@ async def main() -> None:
         await populate(empty, 0, 0)
         print(f"Built {MEMBERS:,} reminders in {time.perf_counter() - started:.1f} s")
         await bench_db(full)
+        await bench_loop_lag(full, freeze=False)
+        await bench_loop_lag(full, freeze=True)
         empty_rss = [memory_in_subprocess(empty, tick=False) for _ in range(3)]
         full_rss = [memory_in_subprocess(full, tick=True) for _ in range(3)]
         print("\nResident memory of a started bot (fresh process each, MB)")

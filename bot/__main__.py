@@ -59,7 +59,7 @@ async def run_bot(settings: Settings) -> None:
         raise SettingsError("discord_token (env DISCORD_TOKEN): not set; put the bot token in .env or the "
                             "environment (see .env.example), or try `make demo`, which needs none")
     await check_database(settings)
-    bot = create_bot(settings)
+    bot = create_bot(settings, freeze_heap=True)
     async with bot:
         await bot.start(settings.discord_token.get_secret_value())
 

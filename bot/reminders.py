@@ -255,7 +255,12 @@ def plan_delivery(reminder: Reminder, now: datetime, sent_dates: frozenset[date]
     for_date: date | None = None
     missed: date | None = None
     if regular <= now:
-        latest = max(schedule.latest_due(now) or regular, regular)
+        following = schedule.next_due(regular)
+        if following > now:  # the usual tick: nothing else fell due since `regular`
+            latest = regular
+        else:  # downtime: find the latest instant that fell due
+            latest = max(schedule.latest_due(now) or regular, regular)
+            following = schedule.next_due(now)
         day = due_date(latest, schedule.tz)
         if day in sent_dates:
             pass  # that day already had its reminder (the member moved the time later, say)
@@ -264,7 +269,11 @@ def plan_delivery(reminder: Reminder, now: datetime, sent_dates: frozenset[date]
             for_date = day
         else:
             missed = day
-        regular = first_due(schedule, now, sent_dates | ({for_date} if for_date else frozenset()))
+        # `following` is the first due instant after `now`; skip local days that already had their DM.
+        skip = sent_dates | {for_date} if for_date else sent_dates
+        while due_date(following, schedule.tz) in skip:
+            following = schedule.next_due(following)
+        regular = following
     snooze_until, snooze_for = reminder.snooze_until, reminder.snooze_for
     if snooze_until is not None and snooze_until <= now:
         if kind is None and now - snooze_until <= LATE_LIMIT:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -82,6 +82,14 @@ def local_wall_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
     valid instant after it; a time that happens twice (fall back) maps to its
     first occurrence.
     """
+    offset = _steady_offset(tz, day)
+    if offset is not None:  # the usual day: no DST switch, so plain arithmetic
+        return datetime.combine(day, at, UTC) - offset
+    return wall_to_utc_exact(day, at, tz)
+
+
+def wall_to_utc_exact(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """local_wall_to_utc without the steady-day shortcut: asks the zone for this very wall time."""
     naive = datetime.combine(day, at)
     first = naive.replace(tzinfo=tz, fold=0)
     utc = first.astimezone(UTC)
@@ -95,6 +103,22 @@ def local_wall_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
             if candidate.astimezone(tz).replace(tzinfo=None) == probe:
                 return candidate
     return utc
+
+
+@lru_cache(maxsize=8192)
+def _steady_offset(tz: ZoneInfo, day: date) -> timedelta | None:
+    """The zone's UTC offset all through local `day`, or None when it changes that day (a DST switch).
+
+    Probes every hour from 00:00 to 24:00 with both folds: a switch anywhere in the day (a gap or a
+    repeated hour, even one starting at 23:30) shows as a second offset. Zones change their offset at most
+    a few times a year, never twice within an hour. Cached: a tick asks for a few zones and days only.
+    """
+    start = datetime.combine(day, time(0))
+    offsets = {(start + timedelta(hours=h)).replace(tzinfo=tz, fold=fold).utcoffset()
+               for h in range(25) for fold in (0, 1)}
+    if len(offsets) != 1:
+        return None
+    return offsets.pop()
 
 
 def next_occurrence(after: datetime, at: time, tz: ZoneInfo, weekdays: frozenset[int] = ALL_DAYS) -> datetime:

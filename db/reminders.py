@@ -7,7 +7,7 @@ so a tick that runs again, or after a restart, never sends a day's reminder twic
 
 from __future__ import annotations
 
-import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -65,13 +65,19 @@ def _stamp(instant: datetime) -> str:
     return to_db(instant)
 
 
+@lru_cache(maxsize=65536)
+def _due_day(instant: datetime, tz: ZoneInfo) -> str:
+    """due_date as stored, memoised like _stamp."""
+    return due_date(instant, tz).isoformat()
+
+
 def _due_columns(reminder: Reminder) -> tuple[str | None, str | None, str | None, str | None, str | None]:
     """(regular_due, due_date, snooze_until, snooze_for, next_due_utc) as stored."""
     regular = reminder.regular_due
     next_due = reminder.next_due
     return (
         _stamp(regular) if regular else None,
-        due_date(regular, reminder.schedule.tz).isoformat() if regular else None,
+        _due_day(regular, reminder.schedule.tz) if regular else None,
         _stamp(reminder.snooze_until) if reminder.snooze_until else None,
         reminder.snooze_for.isoformat() if reminder.snooze_for else None,
         _stamp(next_due) if next_due else None,
@@ -193,18 +199,51 @@ class DueReminder:
     sent_dates: frozenset[date]  # the reminder's due day, if it already had its DM
 
 
+_DUE_SQL = (
+    "SELECT r.guild_id, r.user_id, r.local_time, r.timezone, r.days, r.regular_due, r.snooze_until, r.snooze_for, "
+    "r.dm_channel_id, s.local_date "
+    "FROM reminders AS r LEFT JOIN reminder_sends AS s ON s.guild_id = r.guild_id AND s.user_id = r.user_id "
+    "AND s.local_date = r.due_date AND s.outcome = 'sent' "
+    "WHERE r.next_due_utc <= ? ORDER BY r.next_due_utc LIMIT ?")
+
+
+@lru_cache(maxsize=65536)
+def _instant(text: str) -> datetime:
+    """from_db, memoised: the reminders due in one tick share a few due instants."""
+    return from_db(text)
+
+
+@lru_cache(maxsize=4096)
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def _due_rows(raw: sqlite3.Connection, now: str, limit: int) -> list[DueReminder]:
+    """On the database thread: the query as plain tuples, then domain objects from memoised parts.
+
+    Only active reminders have a next_due_utc, so enabled/paused need no reading; regular_due is set.
+    """
+    cursor = raw.cursor()
+    cursor.row_factory = None
+    due: list[DueReminder] = []
+    for guild_id, user_id, local_time, zone, days, regular, until, snooze_for, channel, sent in cursor.execute(
+            _DUE_SQL, (now, limit)):
+        reminder = Reminder(guild_id, user_id, _schedule(local_time, zone, days), True, None, None,
+                            _instant(regular) if regular else None, _instant(until) if until else None,
+                            _day(snooze_for) if snooze_for else None, channel)
+        due.append(DueReminder(reminder, frozenset({_day(sent)}) if sent else _NO_DAYS))
+    return due
+
+
+_NO_DAYS: frozenset[date] = frozenset()
+
+
 async def due_reminders(db: Database, now: datetime, limit: int = 5000) -> list[DueReminder]:
-    """Every active reminder due at `now` (earliest first): one query on the reminders_due index."""
-    rows = await db.fetchall(
-        "SELECT r.guild_id, r.user_id, r.local_time, r.timezone, r.days, r.enabled, r.paused_reason, r.paused_at, "
-        "r.regular_due, r.snooze_until, r.snooze_for, r.dm_channel_id, r.due_date, s.local_date "
-        "FROM reminders AS r LEFT JOIN reminder_sends AS s ON s.guild_id = r.guild_id AND s.user_id = r.user_id "
-        "AND s.local_date = r.due_date AND s.outcome = 'sent' "
-        "WHERE r.next_due_utc <= ? ORDER BY r.next_due_utc LIMIT ?",
-        (to_db(now), limit),
-    )
-    return [DueReminder(_reminder(row), frozenset({date.fromisoformat(row[13])}) if row[13] else frozenset())
-            for row in rows]
+    """Every active reminder due at `now` (earliest first): one query on the reminders_due index, one hop.
+
+    The rows become Reminder objects on aiosqlite's thread, not on the event loop.
+    """
+    return await db.run_sync(lambda raw: _due_rows(raw, _stamp(now), limit), write=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,38 +296,43 @@ async def record_tick(db: Database, results: Sequence[TickResult], now: datetime
         if delivery.missed:
             sends.append((*key, delivery.missed.isoformat(), "missed", None, _stamp(reminder.regular_due or now),
                           stamp, None, None))
-        advanced = Reminder(reminder.guild_id, reminder.user_id, reminder.schedule,
-                            regular_due=delivery.regular_due, snooze_until=delivery.snooze_until,
-                            snooze_for=delivery.snooze_for)
-        advances.append((*_due_columns(advanced), stamp, *key, _stamp(old_next)))
+        regular, until = delivery.regular_due, delivery.snooze_until
+        advances.append((_stamp(regular), _due_day(regular, reminder.schedule.tz), _stamp(until) if until else None,
+                         delivery.snooze_for.isoformat() if delivery.snooze_for else None,
+                         _stamp(delivery.next_due), stamp, *key, _stamp(old_next)))
     if not (sends or snoozes or advances or pauses or channels):
         return 0
-    async with db.transaction() as conn:
+
+    def write(raw: sqlite3.Connection) -> None:
         if sends:
-            await conn.executemany(
-                "INSERT INTO reminder_sends (guild_id, user_id, local_date, outcome, kind, due_utc, sent_at, step, "
-                "message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id, local_date) "
-                "DO UPDATE SET outcome = excluded.outcome, kind = excluded.kind, sent_at = excluded.sent_at, "
-                "step = excluded.step, message_id = excluded.message_id "
-                "WHERE reminder_sends.outcome = 'missed' AND excluded.outcome = 'sent'",
-                sends)
+            raw.executemany(_RECORD_SENT, sends)
         if snoozes:
-            await conn.executemany(
+            raw.executemany(
                 "UPDATE reminder_sends SET snoozes = snoozes + 1 WHERE guild_id = ? AND user_id = ? AND local_date = ?",
                 snoozes)
         if advances:
-            await conn.executemany(
+            raw.executemany(
                 "UPDATE reminders SET regular_due = ?, due_date = ?, snooze_until = ?, snooze_for = ?, "
                 "next_due_utc = ?, updated_at = ? WHERE guild_id = ? AND user_id = ? AND next_due_utc = ?",
                 advances)
         if pauses:
-            await conn.executemany(
+            raw.executemany(
                 "UPDATE reminders SET paused_reason = ?, paused_at = ?, pause_noticed = 0, next_due_utc = NULL, "
                 "updated_at = ? WHERE guild_id = ? AND user_id = ? AND next_due_utc = ?",
                 pauses)
         if channels:
-            await conn.executemany("UPDATE reminders SET dm_channel_id = ? WHERE user_id = ?", channels)
+            raw.executemany("UPDATE reminders SET dm_channel_id = ? WHERE user_id = ?", channels)
+
+    await db.run_sync(write)
     return len(advances)
+
+
+_RECORD_SENT = (
+    "INSERT INTO reminder_sends (guild_id, user_id, local_date, outcome, kind, due_utc, sent_at, step, message_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id, local_date) "
+    "DO UPDATE SET outcome = excluded.outcome, kind = excluded.kind, sent_at = excluded.sent_at, "
+    "step = excluded.step, message_id = excluded.message_id "
+    "WHERE reminder_sends.outcome = 'missed' AND excluded.outcome = 'sent'")
 
 
 async def forget_dm_channel(db: Database, user_id: int) -> None:
@@ -326,17 +370,31 @@ async def take_pause_notice(db: Database, guild_id: int, user_id: int) -> Remind
 
 
 async def progress_of(db: Database, members: Iterable[tuple[int, int]]) -> dict[tuple[int, int], dict[int, StepState]]:
-    """Step states of several members (guild_id, user_id) with one query."""
+    """Step states of several members (guild_id, user_id): one primary-key query per server, in one hop."""
     pairs = list(dict.fromkeys(members))
-    found: dict[tuple[int, int], dict[int, StepState]] = {pair: {} for pair in pairs}
     if not pairs:
+        return {}
+    by_guild: dict[int, list[int]] = {}
+    for guild_id, user_id in pairs:
+        by_guild.setdefault(guild_id, []).append(user_id)
+
+    def load(raw: sqlite3.Connection) -> dict[tuple[int, int], dict[int, StepState]]:
+        found: dict[tuple[int, int], dict[int, StepState]] = {pair: {} for pair in pairs}
+        cursor = raw.cursor()
+        cursor.row_factory = None
+        for guild_id, users in by_guild.items():
+            for start in range(0, len(users), 500):  # well under SQLite's limit on parameters
+                part = users[start : start + 500]
+                sql = _PROGRESS_SQL + ",".join("?" * len(part)) + ")"  # placeholders only
+                rows = cursor.execute(sql, (guild_id, *part))
+                for user_id, step, status, note, updated_at, done_at in rows:
+                    found[(guild_id, user_id)][step] = StepState(step, _STATUS[status], note, from_db(updated_at),
+                                                                 from_db(done_at) if done_at else None)
         return found
-    rows = await db.fetchall(
-        "SELECT p.guild_id, p.user_id, p.step, p.status, p.note, p.updated_at, p.done_at "
-        "FROM json_each(?) AS m JOIN progress AS p "
-        "ON p.guild_id = json_extract(m.value, '$[0]') AND p.user_id = json_extract(m.value, '$[1]')",
-        (json.dumps(pairs),),
-    )
-    for r in rows:
-        found[(r[0], r[1])][r[2]] = StepState(r[2], Status(r[3]), r[4], from_db(r[5]), from_db_opt(r[6]))
-    return found
+
+    return await db.run_sync(load, write=False)
+
+
+_PROGRESS_SQL = ("SELECT user_id, step, status, note, updated_at, done_at FROM progress "
+                 "WHERE guild_id = ? AND user_id IN (")
+_STATUS = {status.value: status for status in Status}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +16,7 @@ from bot.timeutil import (
     period_start,
     resolve_timezone,
     search_timezones,
+    wall_to_utc_exact,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -65,8 +66,6 @@ def test_search_timezones(query: str, first: str) -> None:
 )
 def test_local_wall_to_utc_across_dst(day: tuple[int, int, int], at: time, tz: ZoneInfo,
                                       expected_utc: datetime) -> None:
-    from datetime import date
-
     assert local_wall_to_utc(date(*day), at, tz) == expected_utc
 
 
@@ -95,3 +94,16 @@ def test_periods_follow_the_local_calendar() -> None:
     assert period_start(now, UTC, "week") == datetime(2026, 6, 29, 0, 0, tzinfo=UTC)
     assert period_key(now, UTC, "week") == "2026-W27"
     assert period_start(now, UTC, "all") is None
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe", "Pacific/Chatham",
+                                  "America/Santiago", "America/Havana", "Asia/Kolkata", "UTC"])
+def test_the_steady_day_shortcut_agrees_with_asking_the_zone(zone: str) -> None:
+    """Every day of two years at times around the usual switch hours and midnight: same instant as the slow way."""
+    tz = ZoneInfo(zone)
+    day = date(2026, 1, 1)
+    times = [time(0, 0), time(0, 30), time(1, 30), time(2, 0), time(2, 30), time(3, 0), time(12, 0), time(23, 30)]
+    while day < date(2028, 1, 1):
+        for at in times:
+            assert local_wall_to_utc(day, at, tz) == wall_to_utc_exact(day, at, tz), (day, at)
+        day += timedelta(days=1)
