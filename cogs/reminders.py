@@ -145,6 +145,12 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
         if reminder is not None:
             await send_ephemeral(interaction, pause_notice(reminder, self._guild_name(interaction.guild_id)))
 
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """The bot was removed from a server: its reminders stop (members can `/remind set` if it returns)."""
+        stopped = await store.turn_off_guild(self.bot.db, guild.id, self.bot.clock())
+        log.info("left guild %s; stopped %d reminders", guild.id, stopped)
+
     # ------------------------------------------------------------------ the scheduled job
 
     async def run_due(self, now: datetime) -> None:

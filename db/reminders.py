@@ -148,6 +148,17 @@ async def turn_off(db: Database, guild_id: int, user_id: int, now: datetime) -> 
         return reminder
 
 
+async def turn_off_guild(db: Database, guild_id: int, now: datetime) -> int:
+    """Stop every reminder of a server the bot has left (settings kept, as /remind off). Returns how many."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "UPDATE reminders SET enabled = 0, regular_due = NULL, due_date = NULL, snooze_until = NULL, "
+            "snooze_for = NULL, next_due_utc = NULL, updated_at = ? WHERE guild_id = ? AND enabled = 1",
+            (to_db(now), guild_id),
+        )
+        return cursor.rowcount
+
+
 async def snooze(db: Database, guild_id: int, user_id: int, *, until: datetime, for_date: date,
                  now: datetime) -> Reminder | None:
     """Send the reminder for `for_date` again at `until`. None when the member's reminders are not active."""

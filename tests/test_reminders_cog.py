@@ -478,3 +478,21 @@ async def test_help_lists_the_remind_commands(world: World) -> None:
     text = embed_text(result)
     assert "/remind set" in text
     assert "/remind status" in text
+
+
+async def test_reminders_stop_when_the_bot_leaves_the_server(env: simcord.Env, world: World) -> None:
+    other = env.create_guild("Other Hall")
+    other_channel = other.create_text_channel("study")
+    carol = other.add_member(env.create_user("carol"))
+    await env.settle()
+    await world.alice.slash(world.channel, "remind set", time="09:00", timezone="UTC")
+    await carol.slash(other_channel, "remind set", time="09:00", timezone="UTC")
+    env.backend.remove_guild(world.guild.id)  # the bot is kicked from Study Hall (GUILD_DELETE)
+    await env.settle()
+    await tick(env, utc(2026, 1, 1, 9, 0, 10))
+    assert dms(world.alice) == []  # no reminder naming a server the bot is no longer in
+    assert len(dms(carol)) == 1  # other servers' reminders go on
+    stored = await the_bot(env).db.fetchone(
+        "SELECT enabled, next_due_utc, local_time FROM reminders WHERE guild_id = ? AND user_id = ?",
+        (world.guild.id, world.alice.id))
+    assert (stored[0], stored[1], stored[2]) == (0, None, "09:00")  # stopped, setting kept
