@@ -26,11 +26,6 @@ from db.database import Database, from_db, from_db_opt, to_db
 FAILURE_KINDS = ("leaderboard_post", "milestone_post", "milestone_role")
 
 
-async def _one(db: Database, sql: str, params: Any = ()) -> Any:
-    """The first row of a query in one round trip to aiosqlite's thread (Database.fetchone takes three)."""
-    rows = list(await db.fetchall(sql, params))
-    return rows[0] if rows else None
-
 # ---------------------------------------------------------------------------------------------- rankings
 
 
@@ -62,7 +57,7 @@ _RANKED_COUNT = "SELECT COALESCE(SUM(members), 0) FROM rank_counts WHERE guild_i
 
 async def ranked_count(db: Database, guild_id: int, key: str | None) -> int:
     """How many members are ranked in a period (from the rank_counts histogram, not by counting members)."""
-    row = await _one(db, _RANKED_COUNT, (guild_id, key or "all"))
+    row = await db.fetchone(_RANKED_COUNT, (guild_id, key or "all"))
     return int(row[0]) if row else 0
 
 
@@ -99,7 +94,7 @@ async def standing(db: Database, guild_id: int, user_id: int, key: str | None) -
     Members ahead = those with a higher count (summed from rank_counts: one row per count) plus those with the
     same count who reached it first (an index range of `members_rank` / `period_rank_visible`, which cover it).
     """
-    row = await _one(db, *_standing_query(guild_id, user_id, key))
+    row = await db.fetchone(*_standing_query(guild_id, user_id, key))
     if row is None:  # never used the bot here
         return OwnStanding(None, 0, False, await ranked_count(db, guild_id, key))
     return _own_standing(row)
@@ -142,7 +137,7 @@ async def board_page(db: Database, guild_id: int, user_id: int, period: Period, 
 
 async def on_pace(db: Database, guild_id: int, expected: int) -> tuple[int, int]:
     """(members with at least `expected` steps, members who ever used the bot), hidden members left out."""
-    row = await _one(db,
+    row = await db.fetchone(
         "SELECT (SELECT COUNT(*) FROM members WHERE guild_id = :g AND visible = 1 AND done_count >= :e), "
         "(SELECT COUNT(*) FROM members WHERE guild_id = :g AND visible = 1)",
         {"g": guild_id, "e": expected},
@@ -232,7 +227,7 @@ def _cohort(row: Any) -> Cohort | None:
 
 async def get_settings(db: Database, guild_id: int) -> CommunitySettings:
     """Every community setting of a server, its milestone roles and the last failure of each kind."""
-    row = await _one(db, "SELECT * FROM community_settings WHERE guild_id = ?", (guild_id,))
+    row = await db.fetchone("SELECT * FROM community_settings WHERE guild_id = ?", (guild_id,))
     roles = {int(r[0]): int(r[1]) for r in await db.fetchall(
         "SELECT phase, role_id FROM milestone_roles WHERE guild_id = ? ORDER BY phase", (guild_id,))}
     failures = {str(r[0]): Failure(from_db(r[1]), str(r[2])) for r in await db.fetchall(
@@ -255,7 +250,7 @@ async def get_settings(db: Database, guild_id: int) -> CommunitySettings:
 
 async def get_cohort(db: Database, guild_id: int) -> Cohort | None:
     """The server's cohort schedule, for /progress (None when the server has none)."""
-    row = await _one(db, "SELECT cohort_start, cohort_pace FROM community_settings WHERE guild_id = ?", (guild_id,))
+    row = await db.fetchone("SELECT cohort_start, cohort_pace FROM community_settings WHERE guild_id = ?", (guild_id,))
     return _cohort(row) if row else None
 
 

@@ -85,11 +85,6 @@ async def ensure_member(conn: aiosqlite.Connection, guild_id: int, user_id: int,
     await conn.execute(_ENSURE_MEMBER, (guild_id, user_id, EPOCH, to_db(now)))
 
 
-async def guild_timezone(conn: aiosqlite.Connection, guild_id: int, default: ZoneInfo) -> ZoneInfo:
-    row = await (await conn.execute("SELECT timezone FROM guild_settings WHERE guild_id = ?", (guild_id,))).fetchone()
-    return ZoneInfo(row[0]) if row and row[0] else default
-
-
 async def apply_changes(
     db: Database,
     guild_id: int,

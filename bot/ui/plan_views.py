@@ -36,11 +36,6 @@ def escape(text: str) -> str:
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
-def step_line(step: Step, status: Status | None = None) -> str:
-    mark = {Status.DONE: "✅", Status.SKIPPED: "⏭️", Status.IN_PROGRESS: "🔄"}.get(status, "▫️") if status else "▫️"
-    return f"{mark} **{step.number}.** {step.title}"
-
-
 def step_embed(plan: Plan, step: Step, status: Status | None = None, note: str | None = None) -> discord.Embed:
     phase = plan.phase_of(step.number)
     embed = discord.Embed(title=f"Step {step.number} of {plan.total}: {step.title}", colour=BRAND)
