@@ -387,3 +387,10 @@ async def test_progress_says_how_the_member_stands_against_the_cohort(env: simco
     await seed(env, world, world.alice, *(StepChange(n, Status.DONE) for n in range(4, 13)))
     r = await world.alice.slash(world.channel, "progress")
     assert "🚀 Ahead of the cohort by 2 steps (12 done, 10 expected so far)." in embed_text(r)
+
+
+async def test_progress_of_a_bot_is_a_clear_error(env: simcord.Env, world: World) -> None:
+    helper = world.guild.add_member(env.create_user("studybot", bot=True))
+    await env.settle()
+    r = await world.alice.slash(world.channel, "progress", member=helper)
+    assert_user_error(env, r, "is a bot and does not study", "Pick a member")
