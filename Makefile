@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run demo test lint typecheck unit bench check-plan clean
+.PHONY: install run demo test test-slow lint typecheck unit bench check-plan clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(STAMP)  ## the long simulations (a year of reminder ticks); .ci/run runs them after make test
+	$(BIN)/python -m pytest -m slow
 
 test: lint typecheck unit
 

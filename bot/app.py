@@ -44,7 +44,8 @@ class StepwiseBot(commands.Bot):
     """The bot and the resources it owns. Build it with `create_bot`."""
 
     def __init__(self, settings: Settings, plan: Plan, *, clock: Clock | None = None,
-                 extensions: tuple[str, ...] = EXTENSIONS, freeze_heap: bool = False) -> None:
+                 extensions: tuple[str, ...] = EXTENSIONS, freeze_heap: bool = False,
+                 interval_job: bool = True) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
@@ -63,6 +64,8 @@ class StepwiseBot(commands.Bot):
         self._scheduled_jobs: dict[str, ScheduledJob] = {}
         self._tick_lock = asyncio.Lock()
         self.freeze_heap = freeze_heap  # see setup_hook: for the long-running bot, not for tests
+        # The real 30-second APScheduler job. Tests turn it off and call run_scheduled(now) themselves.
+        self.interval_job = interval_job
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -72,9 +75,10 @@ class StepwiseBot(commands.Bot):
         for name in self.extension_names:
             await self.load_extension(name)
         await self.sync_commands_if_changed()
-        self.scheduler.add_job(self._tick, "interval", seconds=TICK_SECONDS, id="stepwise-tick",
-                               max_instances=1, coalesce=True, misfire_grace_time=TICK_SECONDS)
-        self.scheduler.start()
+        if self.interval_job:
+            self.scheduler.add_job(self._tick, "interval", seconds=TICK_SECONDS, id="stepwise-tick",
+                                   max_instances=1, coalesce=True, misfire_grace_time=TICK_SECONDS)
+            self.scheduler.start()
         if self.freeze_heap:
             # Everything built so far lives as long as the process: keep it out of the collector's full
             # passes, which otherwise stop the event loop for ~20 ms now and then (bench_reminders, loop lag).

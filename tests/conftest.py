@@ -13,6 +13,9 @@ from bot.app import StepwiseBot, create_bot
 from bot.config import Settings
 
 
+SETTLE_TIMEOUT = 600.0
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "stepwise.sqlite3"
@@ -29,6 +32,9 @@ def make_bot(settings: Settings) -> Callable[..., StepwiseBot]:
     built: list[StepwiseBot] = []
 
     def factory(**kwargs: Any) -> StepwiseBot:
+        # The real interval job never runs in tests unless a test asks for it (interval_job=True):
+        # tests drive scheduled work with bot.run_scheduled(now) on the simulated clock.
+        kwargs.setdefault("interval_job", False)
         bot = create_bot(kwargs.pop("settings", settings), **kwargs)
         built.append(bot)
         return bot
@@ -48,7 +54,8 @@ async def env(make_bot: Callable[..., StepwiseBot]) -> AsyncIterator[simcord.Env
         bots.append(bot)
         return bot
 
-    environment = simcord.Env(tracked())
+    # No wall-clock limit on settling: a loaded machine is slow, not broken (a real hang still ends at this bound).
+    environment = simcord.Env(tracked(), settle_timeout=SETTLE_TIMEOUT)
     environment.make_bot = tracked  # type: ignore[attr-defined]
     await environment.start()
     try:

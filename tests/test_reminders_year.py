@@ -26,6 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import simcord
 
 from bot.app import StepwiseBot
@@ -108,6 +109,7 @@ def parse_choice(choice: str) -> set[int]:
             "tue,thu": {1, 3}, "sun": {6}, "mon-thu": {0, 1, 2, 3}, "fri,sat,sun": {4, 5, 6}}[choice]
 
 
+@pytest.mark.slow
 async def test_a_year_of_ticks_for_500_members(env: simcord.Env) -> None:
     rng = random.Random(20260101)
     guild = env.create_guild("Study Hall")

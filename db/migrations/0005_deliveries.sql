@@ -1,0 +1,1 @@
+-- Reserved for the hardening work (deliveries); intentionally empty until filled.

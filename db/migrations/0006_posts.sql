@@ -1,0 +1,1 @@
+-- Reserved for the hardening work (posts); intentionally empty until filled.

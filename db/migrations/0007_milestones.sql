@@ -1,0 +1,1 @@
+-- Reserved for the hardening work (milestones); intentionally empty until filled.

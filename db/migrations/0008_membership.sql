@@ -1,0 +1,1 @@
+-- Reserved for the hardening work (membership); intentionally empty until filled.
