@@ -77,6 +77,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None  # reads: committed data only (WAL), never a writer's
         self._write_lock = asyncio.Lock()
 
     @property
@@ -90,19 +91,42 @@ class Database:
             return
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await self._connect(("busy_timeout = 5000", "journal_mode = WAL", "foreign_keys = ON",
+                                    "synchronous = NORMAL"))
+        if str(self.path) == ":memory:":  # one private database: reads must use the same connection
+            self._conn = self._reader = conn
+            return
+        try:
+            reader = await self._connect(("busy_timeout = 5000", "foreign_keys = ON", "query_only = ON"))
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn, self._reader = conn, reader
+
+    async def _connect(self, pragmas: Sequence[str]) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         try:
-            for pragma in ("busy_timeout = 5000", "journal_mode = WAL", "foreign_keys = ON", "synchronous = NORMAL"):
+            for pragma in pragmas:
                 await conn.execute_fetchall(f"PRAGMA {pragma}")
         except BaseException:
             await conn.close()
             raise
-        self._conn = conn
+        return conn
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The connection for reads: outside any writer's transaction, it sees only committed data."""
+        if self._reader is None:
+            raise DatabaseError("the database is not open")
+        return self._reader
 
     async def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
+        conn, reader = self._conn, self._reader
+        self._conn = self._reader = None
+        if reader is not None and reader is not conn:
+            await reader.close()
+        if conn is not None:
             await conn.close()
 
     async def user_version(self) -> int:
@@ -134,14 +158,18 @@ class Database:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; one writer at a time."""
         async with self._write_lock:
             conn = self.conn
-            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await _uncancellable(_begin(conn))
+            except asyncio.CancelledError:  # BEGIN went through, but the task is cancelled: undo it now
+                await _uncancellable(_rollback(conn))
+                raise
             try:
                 yield conn
             except BaseException:
-                await conn.execute("ROLLBACK")
+                await _uncancellable(_rollback(conn))
                 raise
             else:
-                await conn.execute("COMMIT")
+                await _uncancellable(_commit(conn))
 
     async def run_sync(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
         """Run `fn(raw)` as one transaction on aiosqlite's worker thread: one awaited hop in all.
@@ -162,7 +190,7 @@ class Database:
         `fn` on the connection's worker thread, the only thread allowed to use the sqlite3 connection, and await
         its result). Pin aiosqlite's version range with that in mind.
         """
-        conn = self.conn
+        conn = self.conn if write else self.reader
         execute = cast(Callable[..., Awaitable[T]], conn._execute)  # private API, see the docstring
         raw = conn._conn
         begin = "BEGIN IMMEDIATE" if write else "BEGIN"
@@ -178,13 +206,60 @@ class Database:
                 raise
             return result
 
+        if not write and conn is not self._conn:
+            return await execute(in_transaction)  # the reader: one snapshot, no need to wait for writers
         async with self._write_lock:
             return await execute(in_transaction)
 
     async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
-        """The first row, in one round trip to aiosqlite's thread (execute + fetch + close would be three)."""
-        rows = await self.conn.execute_fetchall(sql, params)
+        """The first row, in one round trip to the reader's thread (execute + fetch + close would be three).
+
+        Reads go to their own connection, so they see only committed data, never the inside of a
+        transaction another task has open on the writer (WAL: readers do not wait for the writer).
+        """
+        rows = await self.reader.execute_fetchall(sql, params)
         return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Iterable[sqlite3.Row]:
-        return await self.conn.execute_fetchall(sql, params)
+        return await self.reader.execute_fetchall(sql, params)
+
+
+async def _begin(conn: aiosqlite.Connection) -> None:
+    if conn.in_transaction:  # never expected; heals a connection left open by anything unforeseen
+        log.error("the write connection was left inside a transaction; rolling it back")
+        await conn.execute("ROLLBACK")
+    await conn.execute("BEGIN IMMEDIATE")
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    if conn.in_transaction:
+        await conn.execute("ROLLBACK")
+
+
+async def _commit(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.execute("COMMIT")
+    except BaseException:
+        await _rollback(conn)
+        raise
+
+
+async def _uncancellable(step: Awaitable[None]) -> None:
+    """Run a transaction-control step to its end even if the awaiting task is cancelled meanwhile.
+
+    aiosqlite runs each statement on its worker thread whatever happens to the awaiting task: a BEGIN whose
+    awaiter was cancelled still opens a transaction. So the step (and, after a cancelled BEGIN, the rollback)
+    finishes while the write lock is still held, and the cancellation is delivered afterwards.
+    """
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            if task.done():
+                break
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError

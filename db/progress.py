@@ -78,7 +78,7 @@ async def _load(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> Memb
 
 async def load_member(db: Database, guild_id: int, user_id: int) -> MemberProgress:
     """A member's progress (empty, visible, for someone the bot has never seen)."""
-    return await _load(db.conn, guild_id, user_id)
+    return await _load(db.reader, guild_id, user_id)
 
 
 async def ensure_member(conn: aiosqlite.Connection, guild_id: int, user_id: int, now: datetime) -> None:

@@ -147,3 +147,57 @@ def test_times_round_trip_as_sortable_utc_text() -> None:
     assert to_db(datetime(2026, 1, 1, tzinfo=UTC)) < to_db(datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC))
     with pytest.raises(ValueError, match="aware"):
         to_db(datetime(2026, 1, 1))  # noqa: DTZ001 - a naive time is the point of this test
+
+
+async def test_a_task_cancelled_while_beginning_leaves_no_transaction_open(db_path: Path) -> None:
+    """Cancelling a writer while it awaits BEGIN IMMEDIATE must not leave the shared connection inside a
+    transaction (before the fix, every later write failed with 'cannot start a transaction within a
+    transaction' until restart)."""
+    db = Database(db_path)
+    await db.open()
+    await db.migrate()
+    try:
+        for _ in range(20):  # the cancellation lands at various points of the BEGIN hop
+            async def writer() -> None:
+                async with db.transaction() as conn:
+                    await conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('w', 'x')")
+
+            task = asyncio.create_task(writer())
+            await asyncio.sleep(0)  # the task is now awaiting BEGIN IMMEDIATE on the worker thread
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            async with db.transaction() as conn:  # the next writer works
+                await conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('after', '1')")
+            assert (await db.fetchone("SELECT value FROM meta WHERE key = 'after'"))[0] == "1"
+    finally:
+        await db.close()
+
+
+async def test_reads_never_see_another_tasks_uncommitted_writes(db_path: Path) -> None:
+    """A read issued while another coroutine's transaction() is open sees only committed data (before the fix
+    it ran inside that transaction on the shared connection and saw a value that was then rolled back)."""
+    db = Database(db_path)
+    await db.open()
+    await db.migrate()
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def doomed_writer() -> None:
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('ghost', 'seen')")
+                inside.set()
+                await release.wait()
+                raise RuntimeError("rolled back")
+
+    try:
+        task = asyncio.create_task(doomed_writer())
+        await inside.wait()
+        seen = await db.fetchone("SELECT value FROM meta WHERE key = 'ghost'")
+        rows = list(await db.fetchall("SELECT key FROM meta WHERE key = 'ghost'"))
+        release.set()
+        await task
+        assert seen is None
+        assert rows == []
+    finally:
+        await db.close()
