@@ -7,28 +7,22 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import discord
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.community import SlotDecision, due_slots, period_storage_key, previous_week_key
 from bot.progress import completions
-from bot.timeutil import local_date
-from bot.ui.community_views import getting_started_embed, milestone_text, missing_send, scheduled_post_embed
-from db.community import (
-    DuePost,
-    claim_slot,
-    due_posts,
-    get_settings,
-    on_pace,
-    record_failure,
-    record_posted,
-    top,
+from bot.services.posts import Board, LeaderboardPosts, Refused, Sent
+from bot.ui.community_views import (
+    BOARD_TITLE,
+    getting_started_embed,
+    milestone_text,
+    missing_send,
+    scheduled_post_embed,
 )
+from db.community import get_settings, record_failure
 from db.progress import ChangeResult
-from db.settings import get_guild_timezone
 
 log = logging.getLogger(__name__)
 JOB = "community-leaderboard-posts"
@@ -39,70 +33,53 @@ class Announcements(commands.Cog):
 
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
+        self.posts = LeaderboardPosts(bot.db, self, default_tz=bot.settings.tz, plan_total=bot.plan.total)
 
     async def cog_load(self) -> None:
-        self.bot.add_scheduled_job(JOB, self.post_due_leaderboards)
+        self.bot.add_scheduled_job(JOB, self.posts.tick)
 
     async def cog_unload(self) -> None:
         self.bot.remove_scheduled_job(JOB)
 
     # ------------------------------------------------------------------ scheduled leaderboard posts
+    # The use case (claim, send with a nonce, record, retry) is bot.services.posts; this cog is its sender.
 
-    async def post_due_leaderboards(self, now: datetime) -> None:
-        """Handle every server whose next slot is due at `now`: each slot is claimed in the database first,
-        so it is posted at most once however often (and by however many restarts) this runs."""
-        for due in await due_posts(self.bot.db, now):
-            try:
-                await self._handle(due, now)
-            except Exception:
-                log.exception("leaderboard post for guild %s at %s failed", due.guild_id, now.isoformat())
+    def _board_channel(self, guild_id: int, channel_id: int | None) -> discord.TextChannel | None:
+        guild = self.bot.get_guild(guild_id)
+        channel = guild.get_channel(channel_id) if guild and channel_id else None
+        return channel if isinstance(channel, discord.TextChannel) else None
 
-    async def _handle(self, due: DuePost, now: datetime) -> None:
-        tz = await get_guild_timezone(self.bot.db, due.guild_id, self.bot.settings.tz)
-        decision = due_slots(due.next_slot, now, due.schedule, tz)
-        if decision is None or not await claim_slot(self.bot.db, due.guild_id, due.next_slot, decision.post,
-                                                    decision.next):
-            return
-        if decision.post is None:
-            log.info("guild %s: skipped %d leaderboard slot(s) older than the late limit", due.guild_id,
-                     decision.skipped)
-            return
-        problem = await self._post(due, decision, now, tz)
-        if problem is None:
-            await record_posted(self.bot.db, due.guild_id, now)
-        else:
-            log.warning("guild %s: leaderboard post failed: %s", due.guild_id, problem)
-            await record_failure(self.bot.db, due.guild_id, "leaderboard_post", now, problem)
-
-    async def _post(self, due: DuePost, decision: SlotDecision, now: datetime, tz: ZoneInfo) -> str | None:
-        """Send the post; the problem (for /config show) when it cannot be sent."""
-        guild = self.bot.get_guild(due.guild_id)
-        channel = guild.get_channel(due.channel_id) if guild and due.channel_id else None
-        if guild is None or not isinstance(channel, discord.TextChannel):
-            return "The leaderboard channel no longer exists. Pick another with `/config leaderboard`."
-        missing = missing_send(channel, guild.me)
+    async def send_post(self, guild_id: int, channel_id: int | None, board: Board, nonce: str) -> Sent | Refused:
+        channel = self._board_channel(guild_id, channel_id)
+        if channel is None:
+            return Refused("The leaderboard channel no longer exists. Pick another with `/config leaderboard`.")
+        missing = missing_send(channel, channel.guild.me)
         if missing:
-            return f"I am missing {', '.join(missing)} in {channel.mention}."
-        slot = decision.post or now
-        rows = await top(self.bot.db, due.guild_id, None, 10)
-        movers = await top(self.bot.db, due.guild_id, period_storage_key(slot, tz, "week"), 5)
-        label = "this week"
-        if not movers:
-            movers, label = await top(self.bot.db, due.guild_id, previous_week_key(slot, tz), 5), "last week"
-        settings = await get_settings(self.bot.db, due.guild_id)
-        cohort_line = None
-        if settings.cohort:
-            expected = settings.cohort.expected(local_date(slot, tz), self.bot.plan.total)
-            ahead, members = await on_pace(self.bot.db, due.guild_id, expected)
-            cohort_line = (f"**{ahead}** of {members} members are on pace or ahead "
-                           f"(at least {expected} step{'' if expected == 1 else 's'} by today).")
-        embed = scheduled_post_embed(rows, movers, label, cohort_line=cohort_line, slot=slot, late=decision.late)
+            return Refused(f"I am missing {', '.join(missing)} in {channel.mention}.")
+        embed = scheduled_post_embed(board.rows, board.movers, board.movers_label, cohort_line=board.cohort_line,
+                                     slot=board.slot, late=board.late)
         try:
-            await channel.send(embed=embed)
+            message = await channel.send(embed=embed, nonce=nonce)
         except discord.Forbidden as error:
-            return f"Discord refused the post in {channel.mention}: {error.text or 'missing permission'}."
+            return Refused(f"Discord refused the post in {channel.mention}: {error.text or 'missing permission'}.")
         except discord.HTTPException as error:
-            return f"Posting in {channel.mention} failed ({error.status}): {error.text or 'no detail'}."
+            if error.status >= 500:  # Discord may or may not have made it: unknown, so retried
+                raise
+            return Refused(f"Posting in {channel.mention} failed ({error.status}): {error.text or 'no detail'}.")
+        return Sent(message.id)
+
+    async def find_post(self, guild_id: int, channel_id: int | None, slot: datetime) -> int | None:
+        channel = self._board_channel(guild_id, channel_id)
+        if channel is None or not channel.permissions_for(channel.guild.me).read_message_history:
+            return None  # cannot look: the nonce is then the only guard
+        me = channel.guild.me.id
+        try:
+            async for message in channel.history(limit=100):  # the post is recent: within the slot's window
+                if message.author.id == me and any(e.title == BOARD_TITLE and e.timestamp == slot
+                                                   for e in message.embeds):
+                    return message.id
+        except discord.Forbidden:
+            return None
         return None
 
     # ------------------------------------------------------------------ milestones
