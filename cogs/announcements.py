@@ -22,6 +22,7 @@ from bot.ui.community_views import (
     scheduled_post_embed,
 )
 from db.community import get_settings, record_failure
+from db.milestones import claim_milestones, claim_role, record_announcement, release_role
 from db.progress import ChangeResult
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,14 @@ class Announcements(commands.Cog):
             log.exception("milestones for user %s in guild %s failed", user_id, guild_id)
 
     async def _celebrate(self, guild_id: int, user_id: int, result: ChangeResult) -> None:
+        """Announce and give roles for milestones the change completed, once per member and milestone.
+
+        The first completion of a milestone is the moment: it is recorded (db.milestones) before anything is
+        sent, so /undo + /redo, a re-import or a restart never announce it again. A hidden member, or a server
+        without a milestones channel, gets no announcement then, and none later. A failed announcement is
+        recorded for /config show and not tried again (it would arrive out of its moment). A role is given once;
+        one that could not be given is tried again the next time the member completes that milestone.
+        """
         plan = self.bot.plan
         done = completions(plan, result.before.done, result.after.done)
         if not done.phases and not done.plan:
@@ -101,31 +110,44 @@ class Announcements(commands.Cog):
             return
         settings = await get_settings(self.bot.db, guild_id)
         now = self.bot.clock()
-        if settings.milestones_channel and result.after.visible:  # hidden members are not announced
-            problem = await self._announce(guild, settings.milestones_channel,
-                                           milestone_text(user_id, done.phases, plan, done.plan))
+        reached = [p.number for p in done.phases] + ([0] if done.plan else [])
+        channel_id = settings.milestones_channel
+        announce = bool(channel_id) and result.after.visible  # hidden members are not announced
+        skip = None if announce else ("hidden" if not result.after.visible else "no milestones channel")
+        claimed = await claim_milestones(self.bot.db, guild_id, user_id, reached, now, announce=announce,
+                                         skip_reason=skip)
+        if claimed and channel_id:
+            text = milestone_text(user_id, [p for p in done.phases if p.number in claimed], plan, 0 in claimed)
+            message_id, problem = await self._announce(guild, channel_id, text)
+            await record_announcement(self.bot.db, guild_id, user_id, claimed, message_id=message_id,
+                                      reason=problem)
             if problem:
                 await record_failure(self.bot.db, guild_id, "milestone_post", now, problem)
-        phases = [p.number for p in done.phases] + ([0] if done.plan else [])
-        for phase in phases:
-            role_id = settings.roles.get(phase)
-            if role_id is not None:
-                problem = await self._give_role(guild, user_id, role_id, phase)
-                if problem:
-                    await record_failure(self.bot.db, guild_id, "milestone_role", now, problem)
+        for milestone in reached:
+            role_id = settings.roles.get(milestone)
+            if role_id is None or not await claim_role(self.bot.db, guild_id, user_id, milestone, role_id, now=now):
+                continue
+            problem = await self._give_role(guild, user_id, role_id, milestone)
+            if problem:
+                await release_role(self.bot.db, guild_id, user_id, milestone, role_id)
+                await record_failure(self.bot.db, guild_id, "milestone_role", now, problem)
 
-    async def _announce(self, guild: discord.Guild, channel_id: int, text: str) -> str | None:
+    async def _announce(self, guild: discord.Guild, channel_id: int, text: str) -> tuple[int | None, str | None]:
+        """(message id, None) when announced, else (None, the problem for /config show)."""
         channel = guild.get_channel(channel_id)
         if not isinstance(channel, discord.TextChannel):
-            return "The milestones channel no longer exists. Pick another with `/config milestones`."
+            return None, "The milestones channel no longer exists. Pick another with `/config milestones`."
         missing = missing_send(channel, guild.me)
         if missing:
-            return f"I am missing {', '.join(missing)} in {channel.mention}."
+            return None, f"I am missing {', '.join(missing)} in {channel.mention}."
         try:
-            await channel.send(text)
+            message = await channel.send(text)
         except discord.HTTPException as error:
-            return f"Announcing in {channel.mention} failed ({error.status}): {error.text or 'no detail'}."
-        return None
+            return None, f"Announcing in {channel.mention} failed ({error.status}): {error.text or 'no detail'}."
+        except Exception as error:  # a network error: not retried, but shown
+            log.warning("milestone announcement in guild %s failed", guild.id, exc_info=True)
+            return None, f"Announcing in {channel.mention} did not finish ({type(error).__name__}: {error})."
+        return message.id, None
 
     async def _give_role(self, guild: discord.Guild, user_id: int, role_id: int, phase: int) -> str | None:
         role = guild.get_role(role_id)
@@ -144,6 +166,9 @@ class Announcements(commands.Cog):
             return f"I could not give {role.mention} to <@{user_id}>: they are no longer in the server."
         except discord.HTTPException as error:
             return f"I could not give {role.mention} to <@{user_id}> ({error.status}): {error.text or 'no detail'}."
+        except Exception as error:  # a network error: tried again on the member's next completion
+            log.warning("milestone role in guild %s failed", guild.id, exc_info=True)
+            return f"I could not give {role.mention} to <@{user_id}> ({type(error).__name__}: {error})."
         return None
 
     # ------------------------------------------------------------------ joining a server
