@@ -7,28 +7,23 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import discord
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.community import SlotDecision, due_slots, period_storage_key, previous_week_key
 from bot.progress import completions
-from bot.timeutil import local_date
-from bot.ui.community_views import getting_started_embed, milestone_text, missing_send, scheduled_post_embed
-from db.community import (
-    DuePost,
-    claim_slot,
-    due_posts,
-    get_settings,
-    on_pace,
-    record_failure,
-    record_posted,
-    top,
+from bot.services.posts import Board, LeaderboardPosts, Refused, Sent
+from bot.ui.community_views import (
+    BOARD_TITLE,
+    getting_started_embed,
+    milestone_text,
+    missing_send,
+    scheduled_post_embed,
 )
+from db.community import get_settings, record_failure
+from db.milestones import claim_milestones, claim_role, record_announcement, release_role
 from db.progress import ChangeResult
-from db.settings import get_guild_timezone
 
 log = logging.getLogger(__name__)
 JOB = "community-leaderboard-posts"
@@ -39,70 +34,53 @@ class Announcements(commands.Cog):
 
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
+        self.posts = LeaderboardPosts(bot.db, self, default_tz=bot.settings.tz, plan_total=bot.plan.total)
 
     async def cog_load(self) -> None:
-        self.bot.add_scheduled_job(JOB, self.post_due_leaderboards)
+        self.bot.add_scheduled_job(JOB, self.posts.tick)
 
     async def cog_unload(self) -> None:
         self.bot.remove_scheduled_job(JOB)
 
     # ------------------------------------------------------------------ scheduled leaderboard posts
+    # The use case (claim, send with a nonce, record, retry) is bot.services.posts; this cog is its sender.
 
-    async def post_due_leaderboards(self, now: datetime) -> None:
-        """Handle every server whose next slot is due at `now`: each slot is claimed in the database first,
-        so it is posted at most once however often (and by however many restarts) this runs."""
-        for due in await due_posts(self.bot.db, now):
-            try:
-                await self._handle(due, now)
-            except Exception:
-                log.exception("leaderboard post for guild %s at %s failed", due.guild_id, now.isoformat())
+    def _board_channel(self, guild_id: int, channel_id: int | None) -> discord.TextChannel | None:
+        guild = self.bot.get_guild(guild_id)
+        channel = guild.get_channel(channel_id) if guild and channel_id else None
+        return channel if isinstance(channel, discord.TextChannel) else None
 
-    async def _handle(self, due: DuePost, now: datetime) -> None:
-        tz = await get_guild_timezone(self.bot.db, due.guild_id, self.bot.settings.tz)
-        decision = due_slots(due.next_slot, now, due.schedule, tz)
-        if decision is None or not await claim_slot(self.bot.db, due.guild_id, due.next_slot, decision.post,
-                                                    decision.next):
-            return
-        if decision.post is None:
-            log.info("guild %s: skipped %d leaderboard slot(s) older than the late limit", due.guild_id,
-                     decision.skipped)
-            return
-        problem = await self._post(due, decision, now, tz)
-        if problem is None:
-            await record_posted(self.bot.db, due.guild_id, now)
-        else:
-            log.warning("guild %s: leaderboard post failed: %s", due.guild_id, problem)
-            await record_failure(self.bot.db, due.guild_id, "leaderboard_post", now, problem)
-
-    async def _post(self, due: DuePost, decision: SlotDecision, now: datetime, tz: ZoneInfo) -> str | None:
-        """Send the post; the problem (for /config show) when it cannot be sent."""
-        guild = self.bot.get_guild(due.guild_id)
-        channel = guild.get_channel(due.channel_id) if guild and due.channel_id else None
-        if guild is None or not isinstance(channel, discord.TextChannel):
-            return "The leaderboard channel no longer exists. Pick another with `/config leaderboard`."
-        missing = missing_send(channel, guild.me)
+    async def send_post(self, guild_id: int, channel_id: int | None, board: Board, nonce: str) -> Sent | Refused:
+        channel = self._board_channel(guild_id, channel_id)
+        if channel is None:
+            return Refused("The leaderboard channel no longer exists. Pick another with `/config leaderboard`.")
+        missing = missing_send(channel, channel.guild.me)
         if missing:
-            return f"I am missing {', '.join(missing)} in {channel.mention}."
-        slot = decision.post or now
-        rows = await top(self.bot.db, due.guild_id, None, 10)
-        movers = await top(self.bot.db, due.guild_id, period_storage_key(slot, tz, "week"), 5)
-        label = "this week"
-        if not movers:
-            movers, label = await top(self.bot.db, due.guild_id, previous_week_key(slot, tz), 5), "last week"
-        settings = await get_settings(self.bot.db, due.guild_id)
-        cohort_line = None
-        if settings.cohort:
-            expected = settings.cohort.expected(local_date(slot, tz), self.bot.plan.total)
-            ahead, members = await on_pace(self.bot.db, due.guild_id, expected)
-            cohort_line = (f"**{ahead}** of {members} members are on pace or ahead "
-                           f"(at least {expected} step{'' if expected == 1 else 's'} by today).")
-        embed = scheduled_post_embed(rows, movers, label, cohort_line=cohort_line, slot=slot, late=decision.late)
+            return Refused(f"I am missing {', '.join(missing)} in {channel.mention}.")
+        embed = scheduled_post_embed(board.rows, board.movers, board.movers_label, cohort_line=board.cohort_line,
+                                     slot=board.slot, late=board.late)
         try:
-            await channel.send(embed=embed)
+            message = await channel.send(embed=embed, nonce=nonce)
         except discord.Forbidden as error:
-            return f"Discord refused the post in {channel.mention}: {error.text or 'missing permission'}."
+            return Refused(f"Discord refused the post in {channel.mention}: {error.text or 'missing permission'}.")
         except discord.HTTPException as error:
-            return f"Posting in {channel.mention} failed ({error.status}): {error.text or 'no detail'}."
+            if error.status >= 500:  # Discord may or may not have made it: unknown, so retried
+                raise
+            return Refused(f"Posting in {channel.mention} failed ({error.status}): {error.text or 'no detail'}.")
+        return Sent(message.id)
+
+    async def find_post(self, guild_id: int, channel_id: int | None, slot: datetime) -> int | None:
+        channel = self._board_channel(guild_id, channel_id)
+        if channel is None or not channel.permissions_for(channel.guild.me).read_message_history:
+            return None  # cannot look: the nonce is then the only guard
+        me = channel.guild.me.id
+        try:
+            async for message in channel.history(limit=100):  # the post is recent: within the slot's window
+                if message.author.id == me and any(e.title == BOARD_TITLE and e.timestamp == slot
+                                                   for e in message.embeds):
+                    return message.id
+        except discord.Forbidden:
+            return None
         return None
 
     # ------------------------------------------------------------------ milestones
@@ -115,6 +93,14 @@ class Announcements(commands.Cog):
             log.exception("milestones for user %s in guild %s failed", user_id, guild_id)
 
     async def _celebrate(self, guild_id: int, user_id: int, result: ChangeResult) -> None:
+        """Announce and give roles for milestones the change completed, once per member and milestone.
+
+        The first completion of a milestone is the moment: it is recorded (db.milestones) before anything is
+        sent, so /undo + /redo, a re-import or a restart never announce it again. A hidden member, or a server
+        without a milestones channel, gets no announcement then, and none later. A failed announcement is
+        recorded for /config show and not tried again (it would arrive out of its moment). A role is given once;
+        one that could not be given is tried again the next time the member completes that milestone.
+        """
         plan = self.bot.plan
         done = completions(plan, result.before.done, result.after.done)
         if not done.phases and not done.plan:
@@ -124,31 +110,44 @@ class Announcements(commands.Cog):
             return
         settings = await get_settings(self.bot.db, guild_id)
         now = self.bot.clock()
-        if settings.milestones_channel and result.after.visible:  # hidden members are not announced
-            problem = await self._announce(guild, settings.milestones_channel,
-                                           milestone_text(user_id, done.phases, plan, done.plan))
+        reached = [p.number for p in done.phases] + ([0] if done.plan else [])
+        channel_id = settings.milestones_channel
+        announce = bool(channel_id) and result.after.visible  # hidden members are not announced
+        skip = None if announce else ("hidden" if not result.after.visible else "no milestones channel")
+        claimed = await claim_milestones(self.bot.db, guild_id, user_id, reached, now, announce=announce,
+                                         skip_reason=skip)
+        if claimed and channel_id:
+            text = milestone_text(user_id, [p for p in done.phases if p.number in claimed], plan, 0 in claimed)
+            message_id, problem = await self._announce(guild, channel_id, text)
+            await record_announcement(self.bot.db, guild_id, user_id, claimed, message_id=message_id,
+                                      reason=problem)
             if problem:
                 await record_failure(self.bot.db, guild_id, "milestone_post", now, problem)
-        phases = [p.number for p in done.phases] + ([0] if done.plan else [])
-        for phase in phases:
-            role_id = settings.roles.get(phase)
-            if role_id is not None:
-                problem = await self._give_role(guild, user_id, role_id, phase)
-                if problem:
-                    await record_failure(self.bot.db, guild_id, "milestone_role", now, problem)
+        for milestone in reached:
+            role_id = settings.roles.get(milestone)
+            if role_id is None or not await claim_role(self.bot.db, guild_id, user_id, milestone, role_id, now=now):
+                continue
+            problem = await self._give_role(guild, user_id, role_id, milestone)
+            if problem:
+                await release_role(self.bot.db, guild_id, user_id, milestone, role_id)
+                await record_failure(self.bot.db, guild_id, "milestone_role", now, problem)
 
-    async def _announce(self, guild: discord.Guild, channel_id: int, text: str) -> str | None:
+    async def _announce(self, guild: discord.Guild, channel_id: int, text: str) -> tuple[int | None, str | None]:
+        """(message id, None) when announced, else (None, the problem for /config show)."""
         channel = guild.get_channel(channel_id)
         if not isinstance(channel, discord.TextChannel):
-            return "The milestones channel no longer exists. Pick another with `/config milestones`."
+            return None, "The milestones channel no longer exists. Pick another with `/config milestones`."
         missing = missing_send(channel, guild.me)
         if missing:
-            return f"I am missing {', '.join(missing)} in {channel.mention}."
+            return None, f"I am missing {', '.join(missing)} in {channel.mention}."
         try:
-            await channel.send(text)
+            message = await channel.send(text)
         except discord.HTTPException as error:
-            return f"Announcing in {channel.mention} failed ({error.status}): {error.text or 'no detail'}."
-        return None
+            return None, f"Announcing in {channel.mention} failed ({error.status}): {error.text or 'no detail'}."
+        except Exception as error:  # a network error: not retried, but shown
+            log.warning("milestone announcement in guild %s failed", guild.id, exc_info=True)
+            return None, f"Announcing in {channel.mention} did not finish ({type(error).__name__}: {error})."
+        return message.id, None
 
     async def _give_role(self, guild: discord.Guild, user_id: int, role_id: int, phase: int) -> str | None:
         role = guild.get_role(role_id)
@@ -167,6 +166,9 @@ class Announcements(commands.Cog):
             return f"I could not give {role.mention} to <@{user_id}>: they are no longer in the server."
         except discord.HTTPException as error:
             return f"I could not give {role.mention} to <@{user_id}> ({error.status}): {error.text or 'no detail'}."
+        except Exception as error:  # a network error: tried again on the member's next completion
+            log.warning("milestone role in guild %s failed", guild.id, exc_info=True)
+            return f"I could not give {role.mention} to <@{user_id}> ({type(error).__name__}: {error})."
         return None
 
     # ------------------------------------------------------------------ joining a server

@@ -326,28 +326,6 @@ async def due_posts(db: Database, now: datetime) -> list[DuePost]:
             for r in rows]
 
 
-async def claim_slot(db: Database, guild_id: int, expected: datetime, slot: datetime | None,
-                     following: datetime) -> bool:
-    """Advance the server's next slot from `expected` to `following` and record `slot` as handled, atomically.
-
-    False when another run (or a configuration change) moved it first: then this run must not post.
-    """
-    async with db.transaction() as conn:
-        cursor = await conn.execute(
-            "UPDATE community_settings SET leaderboard_next_slot = ?, "
-            "leaderboard_last_slot = COALESCE(?, leaderboard_last_slot) "
-            "WHERE guild_id = ? AND leaderboard_next_slot = ?",
-            (to_db(following), to_db(slot) if slot else None, guild_id, to_db(expected)),
-        )
-        return cursor.rowcount == 1
-
-
-async def record_posted(db: Database, guild_id: int, at: datetime) -> None:
-    async with db.transaction() as conn:
-        await conn.execute("UPDATE community_settings SET leaderboard_posted_at = ? WHERE guild_id = ?",
-                           (to_db(at), guild_id))
-
-
 async def record_failure(db: Database, guild_id: int, kind: str, at: datetime, message: str) -> None:
     if kind not in FAILURE_KINDS:
         raise ValueError(f"unknown failure kind {kind!r}")

@@ -14,6 +14,7 @@ from bot.timeutil import Period, period_start
 from bot.ui.pager import Page
 from bot.ui.plan_views import BRAND, SUCCESS
 
+BOARD_TITLE = "🏆 Leaderboard"  # the scheduled post's title: how a retry recognises a post already made
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 FAILURE_TITLES = {
     "leaderboard_post": "Leaderboard post",
@@ -99,7 +100,7 @@ def buddies_embed(step: Step, buddies: Sequence[Buddy], total: int, nearby: Mapp
 
 def scheduled_post_embed(rows: Sequence[Ranked], movers: Sequence[Ranked], movers_label: str, *,
                          cohort_line: str | None, slot: datetime, late: bool) -> discord.Embed:
-    embed = discord.Embed(title="🏆 Leaderboard", colour=BRAND, timestamp=slot)
+    embed = discord.Embed(title=BOARD_TITLE, colour=BRAND, timestamp=slot)
     embed.description = ("\n".join(ranked_line(r) for r in rows) if rows
                          else "Nobody has finished a step yet. `/plan next` shows where to start.")
     if movers:
