@@ -9,8 +9,8 @@ from discord.ext import commands
 from bot.app import StepwiseBot
 from bot.errors import UserError
 from bot.progress import current_step, phase_done_counts
-from bot.ui.pager import Page, PageButton, pager_view
-from bot.ui.plan_views import StepNavButton, overview_page, search_page, step_choices, step_embed, step_nav
+from bot.ui.pager import Page, pager_view
+from bot.ui.plan_views import overview_page, search_page, step_choices, step_embed, step_nav
 from db.progress import load_member
 
 
@@ -24,7 +24,6 @@ class Plan(commands.GroupCog, group_name="plan", group_description="Browse the l
         super().__init__()
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(PageButton, StepNavButton)
         self.bot.page_sources["overview"] = self._overview_source
         self.bot.page_sources["search"] = self._search_source
 

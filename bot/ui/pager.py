@@ -18,6 +18,7 @@ import discord
 from bot.paging import clamp as clamp  # noqa: PLC0414 - re-exported: the arithmetic lives in bot.paging
 from bot.paging import page_slice as page_slice  # noqa: PLC0414
 from bot.tree import send_ephemeral
+from bot.ui.components import AnsweredButton, AnsweredView
 
 CUSTOM_ID_LIMIT = 100
 
@@ -44,7 +45,7 @@ def _custom_id(kind: str, owner: int, page: int, direction: str, arg: str) -> st
 
 def pager_view(kind: str, owner: int, page: Page, arg: str = "") -> discord.ui.View:
     """Previous / 'n of m' / next buttons for `page`; no buttons when everything fits on one page."""
-    view = discord.ui.View(timeout=None)
+    view = AnsweredView(timeout=None)
     if page.count <= 1:
         return view
     view.add_item(PageButton(kind, owner, page.index - 1, "p", arg, label="◀ Previous", disabled=page.index == 0))
@@ -55,9 +56,9 @@ def pager_view(kind: str, owner: int, page: Page, arg: str = "") -> discord.ui.V
     return view
 
 
-class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+class PageButton(AnsweredButton,
                  template=r"sw:pg:(?P<kind>[a-z-]+):(?P<owner>\d+):(?P<page>-?\d+):(?P<dir>[pnx]):(?P<arg>.*)"):
-    """Any pager button; the bot registers this one class with `add_dynamic_items`."""
+    """Any pager button; registered once at start-up (bot.ui.registry)."""
 
     def __init__(self, kind: str, owner: int, page: int, direction: str, arg: str, *,
                  label: str = "\u200b", disabled: bool = False) -> None:
@@ -70,14 +71,14 @@ class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
                              match: re.Match[str], /) -> PageButton:
         return cls(match["kind"], int(match["owner"]), int(match["page"]), match["dir"], match["arg"])
 
-    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+    async def allowed(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.owner:
             await send_ephemeral(interaction, "These buttons belong to whoever ran the command: "
                                               "run it yourself to browse your own copy.")
             return False
         return True
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def clicked(self, interaction: discord.Interaction, /) -> None:
         client: Any = interaction.client
         source: PageSource | None = getattr(client, "page_sources", {}).get(self.kind)
         if source is None:
