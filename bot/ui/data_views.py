@@ -87,4 +87,5 @@ def privacy_message(visible: bool, changed: bool) -> str:
     if visible:
         return (f"{already}You are **visible**: you appear on leaderboards and members can see your `/progress`.")
     return (f"{already}You are **hidden**: you are left off leaderboards, and only you can see your `/progress` "
-            "(your replies to `/done` are shown only to you). `/data privacy visible:True` shows you again.")
+            "(replies that show your progress, such as `/done` and `/plan step`, are shown only to you). "
+            "`/data privacy visible:True` shows you again.")

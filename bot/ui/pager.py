@@ -28,10 +28,22 @@ class Page:
     embed: discord.Embed
     index: int  # 0-based, already clamped to the available pages
     count: int  # how many pages there are (at least 1)
+    private: bool = False  # shows a hidden member's own progress: only ever in an ephemeral message
 
 
 PageSource = Callable[[discord.Interaction, int, int, str], Awaitable[Page]]
 """(interaction, owner_id, requested page, arg) -> the page to show."""
+
+
+async def show_page(interaction: discord.Interaction, embed: discord.Embed, view: discord.ui.View, *,
+                    private: bool) -> None:
+    """A button's new page, in place; but never into a public message when it shows a hidden member's progress
+    (they hid after posting it): then as a new ephemeral reply, and the public message stays as it was."""
+    message = interaction.message
+    if private and (message is None or not message.flags.ephemeral):
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+        return
+    await interaction.response.edit_message(embed=embed, view=view)
 
 
 class HasPageSources(Protocol):
@@ -85,5 +97,5 @@ class PageButton(AnsweredButton,
             await send_ephemeral(interaction, "This list is no longer available: run the command again.")
             return
         page = await source(interaction, self.owner, self.page, self.arg)
-        await interaction.response.edit_message(embed=page.embed, view=pager_view(self.kind, self.owner, page,
-                                                                                 self.arg))
+        await show_page(interaction, page.embed, pager_view(self.kind, self.owner, page, self.arg),
+                        private=page.private)

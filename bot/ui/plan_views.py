@@ -13,7 +13,7 @@ from bot.plan import Phase, Plan, Step
 from bot.progress import Status
 from bot.tree import send_ephemeral
 from bot.ui.components import AnsweredButton, AnsweredView
-from bot.ui.pager import Page, page_slice
+from bot.ui.pager import Page, page_slice, show_page
 
 BRAND = discord.Colour(0x5B8DEF)
 SUCCESS = discord.Colour(0x3BA55D)
@@ -75,8 +75,8 @@ class StepNavButton(AnsweredButton, template=r"sw:step:(?P<owner>\d+):(?P<n>\d+)
         cog = client.get_cog("Plan")
         if cog is None:
             raise UserError("Browsing the plan is not available right now. Try again in a minute.")
-        embed, view = await cog.render_step(interaction, self.number)
-        await interaction.response.edit_message(embed=embed, view=view)
+        embed, view, private = await cog.render_step(interaction, self.number)
+        await show_page(interaction, embed, view, private=private)
 
 
 def step_nav(plan: Plan, owner: int, step: Step) -> discord.ui.View:
