@@ -97,7 +97,9 @@ async def test_a_public_message_never_gains_the_status_of_a_member_who_hid_since
     step = await world.alice.slash(world.channel, "plan step", number=2)  # visible: public, not started
     overview = await world.alice.slash(world.channel, "plan overview")
     search = await world.alice.slash(world.channel, "plan search", query="api")
-    assert not (step.ephemeral or overview.ephemeral or search.ephemeral)
+    assert not step.ephemeral
+    assert not overview.ephemeral
+    assert not search.ephemeral
     assert "Next ▶" in button_labels(search.response)
     await hide_with_a_note(world)
     before = public_messages(world)
