@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.plan import Plan
 from bot.tree import StepwiseTree
 from bot.ui.pager import PageSource
+from bot.ui.registry import register_components
 from db.database import Database
 from db.settings import COMMAND_HASH_KEY, get_meta, set_meta
 
@@ -72,6 +73,7 @@ class StepwiseBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.db.open()
         await self.db.migrate()
+        register_components(self)  # every persistent button, whatever cogs load
         for name in self.extension_names:
             await self.load_extension(name)
         await self.sync_commands_if_changed()

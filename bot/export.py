@@ -208,20 +208,31 @@ class ImportPlan:
     cleared: tuple[int, ...]  # steps the file lists as not started that have a state now
     notes: tuple[int, ...]  # steps whose status stays but whose note or done date changes
     unchanged: int
+    # Exactly what the preview shows, to apply on confirm (never the whole file), and the state each of those
+    # steps had when previewed: the confirm applies `items` only while `still_current` holds.
+    items: tuple[ImportedStep, ...] = ()
+    previewed: tuple[tuple[int, StepState | None], ...] = ()
 
     @property
     def changes(self) -> int:
         return len(self.done) + len(self.skipped) + len(self.in_progress) + len(self.cleared) + len(self.notes)
 
+    def still_current(self, current: Mapping[int, StepState]) -> bool:
+        """Whether every previewed step is still as it was when the preview was made."""
+        return all(current.get(step) == state for step, state in self.previewed)
+
 
 def plan_import(current: Mapping[int, StepState], imported: list[ImportedStep]) -> ImportPlan:
+    """What importing `imported` over `current` would change: the preview, and the only changes a confirm applies."""
     buckets: dict[str, list[int]] = {"done": [], "skipped": [], "in_progress": [], "cleared": [], "notes": []}
     unchanged = 0
+    items: list[ImportedStep] = []
     for item in imported:
         old = current.get(item.step)
         if old is None and item.status is None:
             unchanged += 1
-        elif item.status is None:
+            continue
+        if item.status is None:
             buckets["cleared"].append(item.step)
         elif old is None or old.status is not item.status:
             buckets[item.status.value].append(item.step)
@@ -229,6 +240,9 @@ def plan_import(current: Mapping[int, StepState], imported: list[ImportedStep]) 
             buckets["notes"].append(item.step)
         else:
             unchanged += 1
+            continue
+        items.append(item)
     return ImportPlan(done=tuple(buckets["done"]), skipped=tuple(buckets["skipped"]),
                       in_progress=tuple(buckets["in_progress"]), cleared=tuple(buckets["cleared"]),
-                      notes=tuple(buckets["notes"]), unchanged=unchanged)
+                      notes=tuple(buckets["notes"]), unchanged=unchanged, items=tuple(items),
+                      previewed=tuple((i.step, current.get(i.step)) for i in items))

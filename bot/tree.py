@@ -1,4 +1,9 @@
-"""The command tree: the one place where application-command errors are answered."""
+"""The one error path: every failed slash command and every failed button or select gets the same answer.
+
+`answer_error(interaction, error)` is used by `StepwiseTree.on_error` for commands and by the component
+bases in `bot/ui/components.py` for views and dynamic items: a `UserError` becomes its message, other
+known errors a clear sentence, anything else is logged with the interaction id and answered with that id.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ def permission_names(permissions: list[str]) -> str:
     return ", ".join(PERMISSION_NAMES.get(p, p.replace("_", " ").title()) for p in permissions)
 
 
-def user_message(error: app_commands.AppCommandError) -> str | None:
+def user_message(error: BaseException) -> str | None:
     """The message for an error the member caused, or None for one that is our fault."""
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
     if isinstance(original, UserError):
@@ -50,17 +55,36 @@ def user_message(error: app_commands.AppCommandError) -> str | None:
     return None
 
 
+def interaction_label(interaction: discord.Interaction) -> str:
+    """'/plan step' for a command, 'component sw:step:1:2' for a button or select, for the log."""
+    if interaction.command is not None:
+        return f"/{interaction.command.qualified_name}"
+    data: Any = interaction.data or {}
+    custom_id = data.get("custom_id")
+    if custom_id is not None:
+        return f"component {custom_id}"
+    return f"interaction type {interaction.type.name}"
+
+
+def generic_message(interaction: discord.Interaction) -> str:
+    return (f"Something went wrong on my side and it has been logged. "
+            f"If it keeps happening, tell an admin this id: `{interaction.id}`.")
+
+
+async def answer_error(interaction: discord.Interaction, error: BaseException) -> None:
+    """Answer a failed command or component: ephemeral, once, whether or not it was answered already."""
+    message = user_message(error)
+    if message is None:
+        original = getattr(error, "original", error)
+        log.error("interaction %s (%s by user %s in guild %s) failed", interaction.id, interaction_label(interaction),
+                  interaction.user.id, interaction.guild_id, exc_info=original)
+        message = generic_message(interaction)
+    try:
+        await send_ephemeral(interaction, message)
+    except discord.HTTPException:
+        log.warning("could not answer interaction %s with its error message", interaction.id)
+
+
 class StepwiseTree(app_commands.CommandTree[Any]):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        message = user_message(error)
-        if message is None:
-            command = interaction.command.qualified_name if interaction.command else "?"
-            original = getattr(error, "original", error)
-            log.error("interaction %s (/%s by user %s in guild %s) failed", interaction.id, command,
-                      interaction.user.id, interaction.guild_id, exc_info=original)
-            message = (f"Something went wrong on my side and it has been logged. "
-                       f"If it keeps happening, tell an admin this id: `{interaction.id}`.")
-        try:
-            await send_ephemeral(interaction, message)
-        except discord.HTTPException:
-            log.warning("could not answer interaction %s with its error message", interaction.id)
+        await answer_error(interaction, error)

@@ -56,10 +56,12 @@ class Community(commands.Cog):
     async def buddies(self, interaction: discord.Interaction, step: int | None = None) -> None:
         guild_id = interaction.guild_id or 0
         plan = self.bot.plan
+        private = False  # "buddies on your step" says which step you are on: private for a hidden member
         if step is not None:
             target = plan.require(step)
         else:
             member = await load_member(self.bot.db, guild_id, interaction.user.id)
+            private = not member.visible
             found = current_step(plan, member.states)
             if found is None:
                 await interaction.response.send_message(
@@ -70,7 +72,7 @@ class Community(commands.Cog):
         people, total = await buddies(self.bot.db, guild_id, target.number, interaction.user.id)
         nearby = {} if people else await nearby_steps(self.bot.db, guild_id, target.number, interaction.user.id)
         embed = buddies_embed(target, people, total, nearby, own=step is None)
-        await interaction.response.send_message(embed=embed)
+        await interaction.response.send_message(embed=embed, ephemeral=private)
 
     @buddies.autocomplete("step")
     async def step_autocomplete(self, interaction: discord.Interaction,

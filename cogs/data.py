@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import discord
 from discord import app_commands
@@ -10,10 +11,11 @@ from discord.ext import commands
 
 from bot.app import StepwiseBot
 from bot.errors import UserError
-from bot.export import MAX_FILE_BYTES, ImportedStep, format_export, parse_export, plan_import
+from bot.export import MAX_FILE_BYTES, ImportedStep, ImportPlan, format_export, parse_export, plan_import
+from bot.progress import MemberProgress
 from bot.ui import data_views
 from bot.ui.progress_views import ConfirmView
-from db.progress import StepChange, apply_changes, forget_member, load_member, set_visible
+from db.progress import StepChange, change_member, forget_member, load_member, set_visible
 
 CONFIRM_SECONDS = 300
 
@@ -44,18 +46,38 @@ class Data(commands.GroupCog, group_name="data", group_description="Your data: e
             raise UserError(f"That file is {file.size // 1024} KB; a progress export is a few KB (at most "
                             f"{MAX_FILE_BYTES // 1024} KB). Attach the file `/data export` gave you.")
         imported = parse_export(self.bot.plan, await file.read(), self.bot.clock())
-        guild_id, user_id = interaction.guild_id or 0, interaction.user.id
-        member = await load_member(self.bot.db, guild_id, user_id)
+        member = await load_member(self.bot.db, interaction.guild_id or 0, interaction.user.id)
         summary = plan_import(member.states, imported)
         if not summary.changes:
             await interaction.response.send_message(
                 f"That file matches your progress already ({len(imported)} steps): nothing to import.",
                 ephemeral=True)
             return
+        view = self._import_view(interaction, imported, summary, file.filename)
+        await interaction.response.send_message(embed=data_views.import_summary_embed(self.bot.plan, summary,
+                                                                                      file.filename),
+                                                view=view, ephemeral=True)
+
+    def _import_view(self, original: discord.Interaction, imported: list[ImportedStep], summary: ImportPlan,
+                     filename: str) -> ConfirmView:
+        """Import / Cancel for `summary`. Import applies exactly the previewed changes, in one transaction, and
+        only while the previewed steps are as they were; if they changed since, it shows the new preview instead."""
+        guild_id, user_id = original.guild_id or 0, original.user.id
 
         async def confirmed(click: discord.Interaction) -> None:
-            result = await apply_changes(self.bot.db, guild_id, user_id, _changes(imported), self.bot.clock(),
+            fresh: list[ImportPlan] = []
+
+            def decide(member: MemberProgress) -> list[StepChange]:
+                if not summary.still_current(member.states):
+                    fresh.append(plan_import(member.states, imported))
+                    return []
+                return _changes(summary.items)
+
+            result = await change_member(self.bot.db, guild_id, user_id, decide, self.bot.clock(),
                                          default_tz=self.bot.settings.tz)
+            if fresh:
+                await self._ask_again(click, original, imported, fresh[0], filename)
+                return
             if result.changed:
                 self.bot.dispatch("progress_changed", guild_id, user_id, result)
             await click.response.edit_message(content=None, embed=data_views.imported_embed(
@@ -63,10 +85,18 @@ class Data(commands.GroupCog, group_name="data", group_description="Your data: e
                                               view=None)
 
         view = ConfirmView(user_id, confirmed, confirm_label="Import", timeout=CONFIRM_SECONDS)
-        await interaction.response.send_message(embed=data_views.import_summary_embed(self.bot.plan, summary,
-                                                                                      file.filename),
-                                                view=view, ephemeral=True)
-        view.original = interaction
+        view.original = original
+        return view
+
+    async def _ask_again(self, click: discord.Interaction, original: discord.Interaction,
+                         imported: list[ImportedStep], summary: ImportPlan, filename: str) -> None:
+        if not summary.changes:
+            await click.response.edit_message(content=data_views.import_moot_message(len(imported)), embed=None,
+                                              view=None)
+            return
+        await click.response.edit_message(
+            content=data_views.IMPORT_CHANGED, view=self._import_view(original, imported, summary, filename),
+            embed=data_views.import_summary_embed(self.bot.plan, summary, filename))
 
     @app_commands.command(name="forget", description="Delete everything Stepwise stores about you in this server")
     async def forget(self, interaction: discord.Interaction) -> None:
@@ -93,7 +123,7 @@ class Data(commands.GroupCog, group_name="data", group_description="Your data: e
         await interaction.response.send_message(data_views.privacy_message(visible, changed), ephemeral=True)
 
 
-def _changes(imported: list[ImportedStep]) -> list[StepChange]:
+def _changes(imported: Sequence[ImportedStep]) -> list[StepChange]:
     return [StepChange(i.step, i.status, i.note, i.done_at) for i in imported]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -9,8 +11,8 @@ from discord.ext import commands
 from bot.app import StepwiseBot
 from bot.errors import UserError
 from bot.progress import current_step, phase_done_counts
-from bot.ui.pager import Page, PageButton, pager_view
-from bot.ui.plan_views import StepNavButton, overview_page, search_page, step_choices, step_embed, step_nav
+from bot.ui.pager import Page, pager_view
+from bot.ui.plan_views import overview_page, search_page, step_choices, step_embed, step_nav
 from db.progress import load_member
 
 
@@ -24,7 +26,6 @@ class Plan(commands.GroupCog, group_name="plan", group_description="Browse the l
         super().__init__()
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(PageButton, StepNavButton)
         self.bot.page_sources["overview"] = self._overview_source
         self.bot.page_sources["search"] = self._search_source
 
@@ -34,23 +35,26 @@ class Plan(commands.GroupCog, group_name="plan", group_description="Browse the l
 
     # ------------------------------------------------------------------ helpers
 
-    async def render_step(self, interaction: discord.Interaction, number: int) -> tuple[discord.Embed, discord.ui.View]:
+    async def render_step(self, interaction: discord.Interaction,
+                          number: int) -> tuple[discord.Embed, discord.ui.View, bool]:
+        """The step with the caller's status and note, its buttons, and whether it is private (caller hidden)."""
         step = self.bot.plan.require(number)
         member = await load_member(self.bot.db, interaction.guild_id or 0, interaction.user.id)
         state = member.states.get(step.number)
         embed = step_embed(self.bot.plan, step, state.status if state else None, state.note if state else None)
-        return embed, step_nav(self.bot.plan, interaction.user.id, step)
+        return embed, step_nav(self.bot.plan, interaction.user.id, step), not member.visible
 
     async def _overview_source(self, interaction: discord.Interaction, owner: int, index: int, _arg: str) -> Page:
         member = await load_member(self.bot.db, interaction.guild_id or 0, owner)
         counts = phase_done_counts(self.bot.plan, member.done)
         who = interaction.user.display_name if interaction.user.id == owner else "You"
-        return overview_page(self.bot.plan, counts, index, who)
+        return replace(overview_page(self.bot.plan, counts, index, who), private=not member.visible)
 
     async def _search_source(self, interaction: discord.Interaction, owner: int, index: int, query: str) -> Page:
         member = await load_member(self.bot.db, interaction.guild_id or 0, owner)
         statuses = {n: s.status for n, s in member.states.items()}
-        return search_page(self.bot.plan, query, self.bot.plan.search(query), statuses, index)
+        page = search_page(self.bot.plan, query, self.bot.plan.search(query), statuses, index)
+        return replace(page, private=not member.visible)
 
     # ------------------------------------------------------------------ commands
 
@@ -58,13 +62,13 @@ class Plan(commands.GroupCog, group_name="plan", group_description="Browse the l
     async def overview(self, interaction: discord.Interaction) -> None:
         page = await self._overview_source(interaction, interaction.user.id, 0, "")
         view = pager_view("overview", interaction.user.id, page)
-        await interaction.response.send_message(embed=page.embed, view=view)
+        await interaction.response.send_message(embed=page.embed, view=view, ephemeral=page.private)
 
     @app_commands.command(name="step", description="Show one step: its topic, exercise and phase")
     @app_commands.describe(number="The step number, or type words of its title or exercise")
     async def step(self, interaction: discord.Interaction, number: int) -> None:
-        embed, view = await self.render_step(interaction, number)
-        await interaction.response.send_message(embed=embed, view=view)
+        embed, view, private = await self.render_step(interaction, number)
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=private)
 
     @step.autocomplete("number")
     async def step_autocomplete(self, interaction: discord.Interaction,
@@ -79,7 +83,7 @@ class Plan(commands.GroupCog, group_name="plan", group_description="Browse the l
             raise UserError("Type at least one word to search for, for example `docker`.")
         page = await self._search_source(interaction, interaction.user.id, 0, query.strip())
         view = pager_view("search", interaction.user.id, page, query.strip())
-        await interaction.response.send_message(embed=page.embed, view=view)
+        await interaction.response.send_message(embed=page.embed, view=view, ephemeral=page.private)
 
     @app_commands.command(name="next", description="Your next step in the plan")
     async def next(self, interaction: discord.Interaction) -> None:

@@ -69,11 +69,9 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
         super().__init__()
 
     async def cog_load(self) -> None:
-        self.bot.add_dynamic_items(ReminderButton)
         self.bot.add_scheduled_job("reminders", self.run_due)
 
     async def cog_unload(self) -> None:
-        self.bot.remove_dynamic_items(ReminderButton)
         self.bot.remove_scheduled_job("reminders")
 
     # ------------------------------------------------------------------ commands

@@ -181,3 +181,65 @@ async def test_forget_also_deletes_reminders_and_their_history(env: simcord.Env,
     status = await world.alice.slash(world.channel, "remind status")
     assert "/remind set" in status.response.content or "/remind set" in embed_text(status)
     assert await env.bot.db.fetchone("SELECT 1 FROM reminders WHERE user_id = ?", (world.bob.id,))
+
+
+def tick(data: bytes, step: int) -> bytes:
+    """The export with step `step`'s box ticked, as a member would edit it."""
+    text = data.decode()
+    lines = [line.replace("- [ ]", "- [x]", 1) if line.startswith(f"- [ ] {step}. ") else line
+             for line in text.splitlines()]
+    assert lines != text.splitlines(), f"step {step} is not an open box in the file"
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def test_import_applies_only_what_its_preview_showed(env: simcord.Env, world: World) -> None:
+    """Issue 8 §5, the exact scenario (failed before: pressing Import applied the whole file, resetting step 7)."""
+    _, data = await export(world)
+    r = await world.alice.slash(world.channel, "data import", file=("edited.md", tick(data, 5)))
+    text = embed_text(r)
+    assert "would change **1** of your steps" in text
+    assert "Marked done: 1" in text
+    assert "Steps 5" in text
+    await world.alice.slash(world.channel, "done", step=7)
+    click = await world.alice.click(r.response, label="Import")
+    assert "Imported: 1 step updated" in embed_text(click)
+    after = await snapshot(env, world, world.alice)
+    assert after[5][0] is Status.DONE
+    assert after[7][0] is Status.DONE  # not silently reset to not started
+    assert "**2/80**" in embed_text(click)
+    undone = await world.alice.slash(world.channel, "undo")  # /undo takes back just the import
+    assert "Undid your last change (1 step)" in embed_text(undone)
+    assert set(await snapshot(env, world, world.alice)) == {7}
+
+
+async def test_import_asks_again_when_a_previewed_step_changed_since(env: simcord.Env, world: World) -> None:
+    """A previewed step changed between preview and Import: nothing is applied, the new difference is shown and
+    confirmed again (failed before: the file silently overwrote the newer change)."""
+    _, data = await export(world)
+    r = await world.alice.slash(world.channel, "data import", file=("edited.md", tick(data, 5)))
+    await world.alice.slash(world.channel, "skip", step=5)
+    await world.alice.slash(world.channel, "done", step=7)
+    click = await world.alice.click(r.response, label="Import")
+    assert click.response.ephemeral  # the same ephemeral message, updated
+    assert "changed since this preview, so nothing was imported yet" in click.response.content
+    text = embed_text(click)
+    assert "would change **2** of your steps" in text
+    assert "Marked done: 1" in text  # step 5, and step 7 back to not started: what the file says now
+    assert "Back to not started: 1" in text
+    assert button_labels(click.response) == ["Import", "Cancel"]
+    assert {n: s[0] for n, s in (await snapshot(env, world, world.alice)).items()} == {
+        5: Status.SKIPPED, 7: Status.DONE}
+    again = await world.alice.click(click.response, label="Import")
+    assert "Imported: 2 steps updated" in embed_text(again)
+    assert {n: s[0] for n, s in (await snapshot(env, world, world.alice)).items()} == {5: Status.DONE}
+
+
+async def test_import_says_so_when_progress_now_matches_the_file(env: simcord.Env, world: World) -> None:
+    _, data = await export(world)
+    r = await world.alice.slash(world.channel, "data import", file=("edited.md", tick(data, 5)))
+    await world.alice.slash(world.channel, "done", step=5)
+    before = await snapshot(env, world, world.alice)
+    click = await world.alice.click(r.response, label="Import")
+    assert "now matches that file (80 steps): nothing to import" in click.response.content
+    assert button_labels(click.response) == []
+    assert await snapshot(env, world, world.alice) == before

@@ -147,3 +147,9 @@ def test_plan_import_sorts_changes() -> None:
     assert (summary.done, summary.skipped, summary.in_progress) == ((7,), (5,), (6,))
     assert (summary.cleared, summary.notes, summary.unchanged) == ((2,), (3, 4), 2)
     assert summary.changes == 6
+    # What a confirm applies is exactly the previewed difference, never the unchanged lines of the file.
+    assert [i.step for i in summary.items] == [2, 3, 4, 5, 6, 7]
+    assert summary.still_current(current)
+    assert summary.still_current({**current, 8: StepState(8, Status.DONE, None, T2, T2)})  # not previewed
+    assert not summary.still_current({**current, 7: StepState(7, Status.DONE, None, T2, T2)})
+    assert not summary.still_current({k: v for k, v in current.items() if k != 3})

@@ -49,6 +49,15 @@ def import_summary_embed(plan: Plan, summary: ImportPlan, filename: str) -> disc
     return embed
 
 
+IMPORT_CHANGED = ("Your progress changed since this preview, so nothing was imported yet. "
+                  "Here is what the file would change now:")
+
+
+def import_moot_message(steps: int) -> str:
+    return (f"Your progress changed since the preview and now matches that file ({steps} steps): "
+            "nothing to import.")
+
+
 def imported_embed(plan: Plan, result_after_done: int, changed: int) -> discord.Embed:
     return discord.Embed(
         title=f"✅ Imported: {changed} step{'s' if changed != 1 else ''} updated",
@@ -78,4 +87,5 @@ def privacy_message(visible: bool, changed: bool) -> str:
     if visible:
         return (f"{already}You are **visible**: you appear on leaderboards and members can see your `/progress`.")
     return (f"{already}You are **hidden**: you are left off leaderboards, and only you can see your `/progress` "
-            "(your replies to `/done` are shown only to you). `/data privacy visible:True` shows you again.")
+            "(replies that show your progress, such as `/done` and `/plan step`, are shown only to you). "
+            "`/data privacy visible:True` shows you again.")

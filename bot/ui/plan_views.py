@@ -8,10 +8,12 @@ from typing import Any
 
 import discord
 
+from bot.errors import UserError
 from bot.plan import Phase, Plan, Step
 from bot.progress import Status
 from bot.tree import send_ephemeral
-from bot.ui.pager import Page, page_slice
+from bot.ui.components import AnsweredButton, AnsweredView
+from bot.ui.pager import Page, page_slice, show_page
 
 BRAND = discord.Colour(0x5B8DEF)
 SUCCESS = discord.Colour(0x3BA55D)
@@ -49,7 +51,7 @@ def step_embed(plan: Plan, step: Step, status: Status | None = None, note: str |
     return embed
 
 
-class StepNavButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"sw:step:(?P<owner>\d+):(?P<n>\d+)"):
+class StepNavButton(AnsweredButton, template=r"sw:step:(?P<owner>\d+):(?P<n>\d+)"):
     """◀ / ▶ under a step: shows step n to the member who asked (persistent: works after restarts)."""
 
     def __init__(self, owner: int, number: int, *, label: str = "\u200b", disabled: bool = False) -> None:
@@ -62,20 +64,23 @@ class StepNavButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"s
                              match: re.Match[str], /) -> StepNavButton:
         return cls(int(match["owner"]), int(match["n"]))
 
-    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+    async def allowed(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.owner:
             await send_ephemeral(interaction, f"Run `/plan step number:{self.number}` to browse the plan yourself.")
             return False
         return True
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def clicked(self, interaction: discord.Interaction, /) -> None:
         client: Any = interaction.client
-        embed, view = await client.get_cog("Plan").render_step(interaction, self.number)
-        await interaction.response.edit_message(embed=embed, view=view)
+        cog = client.get_cog("Plan")
+        if cog is None:
+            raise UserError("Browsing the plan is not available right now. Try again in a minute.")
+        embed, view, private = await cog.render_step(interaction, self.number)
+        await show_page(interaction, embed, view, private=private)
 
 
 def step_nav(plan: Plan, owner: int, step: Step) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
+    view = AnsweredView(timeout=None)
     before, after = plan.before(step.number), plan.after(step.number)
     view.add_item(StepNavButton(owner, before.number if before else step.number,
                                 label=f"◀ Step {before.number}" if before else "◀ Start", disabled=before is None))

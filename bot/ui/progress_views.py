@@ -14,6 +14,7 @@ from bot.plan import Plan, Step
 from bot.progress import Completion, MemberProgress, Status, Streak, current_step, phase_done_counts
 from bot.stats import Summary
 from bot.tree import send_ephemeral
+from bot.ui.components import AnsweredView
 from bot.ui.plan_views import BRAND, SUCCESS, bar, escape
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def empty_progress_embed(plan: Plan, who: str, yourself: bool) -> discord.Embed:
                          description=f"No steps marked yet: 0/{plan.total}. {start}", colour=BRAND)
 
 
-class ConfirmView(discord.ui.View):
+class ConfirmView(AnsweredView):
     """Confirm / Cancel for a destructive or bulk action; only `owner` may press; expires after `timeout`."""
 
     def __init__(self, owner: int, on_confirm: Callable[[discord.Interaction], Awaitable[None]], *,

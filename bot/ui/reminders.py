@@ -13,6 +13,7 @@ from bot.plan import Plan, Step
 from bot.progress import Streak
 from bot.reminders import DeliveryKind, PauseReason, Reminder, Schedule, format_days
 from bot.tree import send_ephemeral
+from bot.ui.components import AnsweredButton, AnsweredView
 from bot.ui.plan_views import BRAND, SUCCESS, bar, escape
 
 PAUSED = discord.Colour(0xFAA61A)
@@ -89,7 +90,7 @@ def streak_text(streak: Streak) -> str:
     return f"🔥 {days}" + (f" (best: {streak.longest})" if streak.longest > streak.current else "")
 
 
-class ReminderButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+class ReminderButton(AnsweredButton,
                      template=r"sw:rm:(?P<action>done|snooze|skip|stop):(?P<guild>\d+):(?P<user>\d+):(?P<step>\d+):"
                               r"(?P<day>\d{8})"):
     """A button under a reminder DM. Everything it needs is in its custom id, so it works after restarts."""
@@ -116,14 +117,14 @@ class ReminderButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         action: Action = match["action"]  # type: ignore[assignment]
         return cls(action, int(match["guild"]), int(match["user"]), int(match["step"]), day)
 
-    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+    async def allowed(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.user_id:
             await send_ephemeral(interaction, "This reminder belongs to someone else, so its buttons are theirs. "
                                               "Run `/remind set` in your server to get your own.")
             return False
         return True
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def clicked(self, interaction: discord.Interaction, /) -> None:
         cog: Any = interaction.client.get_cog("Reminders")  # type: ignore[attr-defined]
         if cog is None:
             await send_ephemeral(interaction, "Reminders are not available right now. Try again in a minute.")
@@ -132,7 +133,7 @@ class ReminderButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
 
 
 def reminder_buttons(guild_id: int, user_id: int, step: int, day: date) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
+    view = AnsweredView(timeout=None)
     actions: tuple[Action, ...] = ("done", "snooze", "skip", "stop") if step else ("snooze", "skip", "stop")
     for action in actions:
         view.add_item(ReminderButton(action, guild_id, user_id, step, day))
