@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import discord
 import pytest
 import simcord
 
-from bot.app import StepwiseBot
-from bot.config import Settings
+from bot.app import StepwiseBot, intents_for
+from bot.config import Settings, SettingsError, load_settings
 from bot.reminders import PauseReason
 from db import reminders as store
 from db.progress import load_member
@@ -210,6 +211,16 @@ async def intent_env(make_bot: Callable[..., StepwiseBot], settings: Settings) -
 
 async def test_the_members_intent_is_off_by_default(env: simcord.Env) -> None:
     assert not bot_of(env).intents.members
+
+
+def test_members_intent_comes_from_the_environment(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMBERS_INTENT", "true")
+    settings = load_settings(_env_file=None, database_path=db_path)
+    assert settings.members_intent
+    assert intents_for(settings).members
+    monkeypatch.setenv("MEMBERS_INTENT", "sometimes")
+    with pytest.raises(SettingsError, match=r"members_intent \(env MEMBERS_INTENT\)"):
+        load_settings(_env_file=None, database_path=db_path)
 
 
 async def test_with_the_intent_leaving_pauses_at_once_and_remind_status_says_why(intent_env: simcord.Env) -> None:
