@@ -89,7 +89,9 @@ async def test_run_scheduled_runs_every_job_and_isolates_failures(env: simcord.E
 
 
 async def test_scheduler_ticks_every_30_seconds_and_stops_on_close(env: simcord.Env) -> None:
-    bot: StepwiseBot = env.bot  # type: ignore[assignment]
+    assert env.bot.scheduler.get_job("stepwise-tick") is None  # type: ignore[attr-defined]  # tests: off by default
+    bot: StepwiseBot = env.make_bot(interval_job=True)  # type: ignore[attr-defined]  # this test asks for it
+    await env.restart_bot(bot)
     job = bot.scheduler.get_job("stepwise-tick")
     assert job is not None
     assert job.trigger.interval.total_seconds() == 30
