@@ -19,6 +19,7 @@ import simcord
 from bot.app import StepwiseBot, intents_for
 from bot.config import Settings, SettingsError, load_settings
 from bot.reminders import PauseReason
+from db import membership
 from db import reminders as store
 from db.progress import load_member
 from tests.community_support import bot_of, mark_done
@@ -93,6 +94,39 @@ async def test_a_member_still_in_the_server_costs_one_lookup_and_marks_done(env:
     assert "Step 1 marked done" in message_text(dms(world.alice)[-1])
     assert member_lookups(env, world.guild.id, world.alice.id) == 1
     assert (await load_member(bot_of(env).db, world.guild.id, world.alice.id)).done == {1}
+
+
+async def test_a_member_wrongly_marked_away_who_presses_a_button_is_back_at_once(env: simcord.Env,
+                                                                                 world: World) -> None:
+    """Marked away (say by a lookup while Discord was confused) but still a member: the press finds them."""
+    dm = await reminded(env, world, world.alice)
+    bot = bot_of(env)
+    await membership.mark_away(bot.db, world.guild.id, world.alice.id, bot.clock())
+    await world.alice.user.click(dm, label="Mark done")
+    assert "Step 1 marked done" in message_text(dms(world.alice)[-1])
+    assert await away_since(env, world.guild.id, world.alice.id) is None
+    assert board(await world.bob.slash(world.channel, "leaderboard"))[0] == f"🥇 <@{world.alice.id}> · **1** step"
+
+
+async def test_a_command_still_runs_when_the_away_flag_cannot_be_cleared(env: simcord.Env, world: World,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """A real fault: the database refuses writes. Clearing the flag is bookkeeping; the command still answers."""
+    g = world.guild.id
+    await mark_done(env, g, world.alice.id, range(1, 3), T0)
+    bot = bot_of(env)
+    await membership.mark_away(bot.db, g, world.alice.id, T0)
+    await bot.db.conn.execute("PRAGMA query_only = ON")
+    try:
+        result = await world.alice.slash(world.channel, "leaderboard")
+    finally:
+        await bot.db.conn.execute("PRAGMA query_only = OFF")
+    assert result.response is not None
+    assert not result.ephemeral
+    assert "Leaderboard" in (result.response.embeds[0].title or "")
+    assert f"could not mark user {world.alice.id} present" in caplog.text
+    assert await away_since(env, g, world.alice.id) is not None  # tried again on her next command
+    await world.alice.slash(world.channel, "leaderboard")
+    assert await away_since(env, g, world.alice.id) is None
 
 
 async def test_when_membership_cannot_be_checked_nothing_is_written_and_the_member_may_retry(

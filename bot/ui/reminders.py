@@ -197,7 +197,8 @@ def pause_reason_text(reminder: Reminder) -> str:
     if reminder.paused is PauseReason.DMS_CLOSED:
         return f"I could not send you a direct message{since}: Discord says you do not accept DMs from me."
     if reminder.paused is PauseReason.LEFT_SERVER:
-        return f"I paused them{since} because you were no longer a member of this server."
+        found = f" on {discord.utils.format_dt(reminder.paused_at, 'f')}" if reminder.paused_at else ""
+        return f"I found{found} that you were no longer a member of this server, so I paused them."
     return f"Your reminders are paused{since}."  # pragma: no cover - every reason has its text
 
 
