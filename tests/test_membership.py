@@ -25,9 +25,33 @@ from db.progress import load_member
 from tests.community_support import bot_of, mark_done
 from tests.conftest import SETTLE_TIMEOUT, World
 from tests.helpers import embed_text
-from tests.test_reminders_cog import dms, labels, message_text, tick, utc
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)  # SimCord's clock starts here
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def dms(member: simcord.MemberActor) -> list[discord.Message]:
+    return member.user.dm_channel.history()
+
+
+def message_text(message: discord.Message) -> str:
+    parts = [message.content]
+    for embed in message.embeds:
+        parts += [embed.title or "", embed.description or "", embed.footer.text or ""]
+        parts += [f"{f.name}\n{f.value}" for f in embed.fields]
+    return "\n".join(parts)
+
+
+def labels(message: discord.Message) -> list[str]:
+    return [getattr(c, "label", "") for row in message.components for c in getattr(row, "children", [])]
+
+
+async def tick(env: simcord.Env, now: datetime) -> None:
+    await bot_of(env).run_scheduled(now)
+    await env.settle()
 
 
 async def reminded(env: simcord.Env, world: World, member: simcord.MemberActor) -> discord.Message:
