@@ -197,15 +197,13 @@ def pause_reason_text(reminder: Reminder) -> str:
     if reminder.paused is PauseReason.DMS_CLOSED:
         return f"I could not send you a direct message{since}: Discord says you do not accept DMs from me."
     if reminder.paused is PauseReason.LEFT_SERVER:
-        found = f" on {discord.utils.format_dt(reminder.paused_at, 'f')}" if reminder.paused_at else ""
-        return f"I found{found} that you were no longer a member of this server, so I paused them."
-    return f"Your reminders are paused{since}."  # pragma: no cover - every reason has its text
+        return f"Paused{since}: you were no longer a member of this server."
+    return f"Your reminders are paused{since}."
 
 
 def pause_fix_text(reminder: Reminder) -> str:
     if reminder.paused is PauseReason.LEFT_SERVER:
-        return (f"Welcome back! Your setting is kept: run {example_set(reminder.schedule)} to turn reminders "
-                "back on.")
+        return f"**To turn them back on:** run {example_set(reminder.schedule)} here. Your setting is kept."
     return ("**To fix it:** open this server's menu → **Privacy Settings** → turn on **Direct Messages** "
             f"(or allow DMs in User Settings → Privacy & Safety), then run {example_set(reminder.schedule)} "
             "to turn reminders back on.")
