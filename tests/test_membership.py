@@ -16,6 +16,7 @@ import discord
 import pytest
 import simcord
 
+from bot.__main__ import main
 from bot.app import StepwiseBot, intents_for
 from bot.config import Settings, SettingsError, load_settings
 from bot.reminders import PauseReason
@@ -239,6 +240,27 @@ async def test_a_hidden_member_who_leaves_and_comes_back_stays_hidden(env: simco
 
 
 # ---------------------------------------------------------------- with the members intent
+
+
+def test_an_intent_discord_refuses_stops_start_up_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """MEMBERS_INTENT=true but the intent is off in the developer portal: Discord closes the gateway (4014)."""
+    for name in ("PLAN_PATH", "DEV_GUILD_ID", "LOG_LEVEL", "DEFAULT_TIMEZONE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "db.sqlite3"))
+    monkeypatch.setenv("DISCORD_TOKEN", "a-token")
+    monkeypatch.setenv("MEMBERS_INTENT", "true")
+
+    async def refused(self: discord.Client, *args: Any, **kwargs: Any) -> None:
+        raise discord.PrivilegedIntentsRequired(None)  # what discord.py raises on close code 4014
+
+    monkeypatch.setattr(discord.Client, "start", refused)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err.startswith("stepwise: cannot start: members_intent (env MEMBERS_INTENT)")
+    assert "Privileged Gateway Intents" in err
 
 
 @pytest.fixture
