@@ -9,6 +9,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from discord import PrivilegedIntentsRequired
+
 from bot.config import Settings, SettingsError, load_settings
 from bot.plan import PlanError, load_plan
 from db.database import Database, DatabaseError
@@ -89,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run_demo(settings, port=args.port, wait=not args.no_wait))
     except SettingsError as error:
         print(f"stepwise: cannot start: {error}", file=sys.stderr)
+        return 2
+    except PrivilegedIntentsRequired:
+        print("stepwise: cannot start: members_intent (env MEMBERS_INTENT): Discord refused the Server Members "
+              "intent; turn it on in the developer portal (your app -> Bot -> Privileged Gateway Intents) or set "
+              "MEMBERS_INTENT=false", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0

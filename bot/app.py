@@ -41,6 +41,13 @@ Clock = Callable[[], datetime]
 ScheduledJob = Callable[[datetime], Awaitable[None]]
 
 
+def intents_for(settings: Settings) -> discord.Intents:
+    """The default intents, plus the privileged members intent when MEMBERS_INTENT is on."""
+    intents = discord.Intents.default()
+    intents.members = settings.members_intent
+    return intents
+
+
 class StepwiseBot(commands.Bot):
     """The bot and the resources it owns. Build it with `create_bot`."""
 
@@ -49,7 +56,8 @@ class StepwiseBot(commands.Bot):
                  interval_job: bool = True) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=discord.Intents.default(),
+            intents=intents_for(settings),
+            chunk_guilds_at_startup=False,  # the member-remove/join events need no member list
             tree_cls=StepwiseTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,

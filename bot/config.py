@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = Field(default=None, description="Sync commands to this server only (instant)")
     log_level: str = "INFO"
     default_timezone: str = "UTC"
+    members_intent: bool = Field(default=False, description="Request the privileged Server Members intent, so a "
+                                 "member who leaves is paused at once (turn it on in the developer portal too)")
 
     @field_validator("log_level")
     @classmethod

@@ -41,6 +41,7 @@ _SEPARATORS = re.compile(r"[\s,;/+&]+|\band\b")
 
 class PauseReason(StrEnum):
     DMS_CLOSED = "dms_closed"  # Discord answered 403 / 50007: the member does not accept DMs from the bot
+    LEFT_SERVER = "left_server"  # the member is no longer in the server (404 Unknown Member)
 
 
 class DeliveryKind(StrEnum):

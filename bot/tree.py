@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import UserError
+from bot.services.membership import member_returned
 
 log = logging.getLogger(__name__)
 
@@ -86,5 +87,15 @@ async def answer_error(interaction: discord.Interaction, error: BaseException) -
 
 
 class StepwiseTree(app_commands.CommandTree[Any]):
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Before every command in a server: whoever runs it is a member, so one marked away is back (issue 8)."""
+        if interaction.guild_id is not None and interaction.type is discord.InteractionType.application_command:
+            try:
+                await member_returned(self.client.db, interaction.guild_id, interaction.user.id)
+            except Exception:  # never let this bookkeeping stop the command itself
+                log.exception("could not mark user %s present in guild %s", interaction.user.id,
+                              interaction.guild_id)
+        return True
+
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         await answer_error(interaction, error)

@@ -29,15 +29,19 @@ from bot.reminders import (
     suggest_days,
     suggest_times,
 )
+from bot.services.membership import Membership, check_member, member_left, member_returned
 from bot.timeutil import local_date, parse_hhmm, resolve_timezone, search_timezones
 from bot.tree import send_ephemeral
 from bot.ui.plan_views import SUCCESS
 from bot.ui.reminders import (
+    MEMBERSHIP_UNKNOWN,
     OFF,
+    SERVER_GONE_LINE,
     DmContent,
     ReminderButton,
     after_press,
     example_set,
+    left_server_line,
     pause_notice,
     reminder_dm,
     set_embed,
@@ -53,6 +57,26 @@ log = logging.getLogger(__name__)
 CHUNK = 40  # reminders rendered, sent and recorded together: about one second of sending
 DMS_CLOSED = 50007  # Discord: Cannot send messages to this user
 UNKNOWN_CHANNEL = 10003
+
+
+class DiscordMembers:
+    """The membership lookup on Discord's REST API (no members intent needed): one request per question."""
+
+    def __init__(self, bot: StepwiseBot) -> None:
+        self.bot = bot
+
+    async def membership(self, guild_id: int, user_id: int) -> Membership:
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            return Membership.NO_SERVER
+        try:
+            await guild.fetch_member(user_id)
+        except discord.NotFound:
+            return Membership.LEFT
+        except discord.HTTPException as error:
+            log.warning("could not look up user %s in guild %s: %s", user_id, guild_id, error)
+            return Membership.UNKNOWN
+        return Membership.MEMBER
 
 
 @app_commands.guild_only()
@@ -149,6 +173,23 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
         stopped = await store.turn_off_guild(self.bot.db, guild.id, self.bot.clock())
         log.info("left guild %s; stopped %d reminders", guild.id, stopped)
 
+    # ------------------------------------------------------------------ membership (MEMBERS_INTENT only)
+
+    @commands.Cog.listener()
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        """A member left or was removed: off the boards and no more reminders here, at once.
+
+        The raw event, because the member cache holds few members: `on_member_remove` only fires for cached ones.
+        """
+        if not payload.user.bot:
+            await member_left(self.bot.db, payload.guild_id, payload.user.id, self.bot.clock())
+
+    @commands.Cog.listener()
+    async def on_member_join(self, member: discord.Member) -> None:
+        """A member (re)joined: back on the boards; a reminder paused when they left waits for `/remind set`."""
+        if not member.bot:
+            await member_returned(self.bot.db, member.guild.id, member.id)
+
     # ------------------------------------------------------------------ the scheduled job
 
     async def run_due(self, now: datetime) -> None:
@@ -236,6 +277,15 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
         now = self.bot.clock()
         guild_id, user_id = button.guild_id, button.user_id
         db = self.bot.db
+        membership = await check_member(db, DiscordMembers(self.bot), guild_id, user_id, now)
+        if membership is Membership.UNKNOWN:
+            await send_ephemeral(interaction, MEMBERSHIP_UNKNOWN)
+            return
+        if membership is not Membership.MEMBER:  # nothing is written for a server they (or I) left
+            line = left_server_line(self._guild_name(guild_id)) if membership is Membership.LEFT \
+                else SERVER_GONE_LINE
+            await interaction.response.edit_message(embed=after_press(interaction.message, line, OFF), view=None)
+            return
         reminder = await store.get_reminder(db, guild_id, user_id)
         tz = reminder.schedule.tz if reminder else await get_guild_timezone(db, guild_id, self.bot.settings.tz)
         today = local_date(now, tz)

@@ -395,11 +395,14 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ChangeResu
 
 
 async def set_visible(db: Database, guild_id: int, user_id: int, visible: bool, now: datetime) -> bool:
-    """Show or hide the member on leaderboards and others' /progress. Returns whether it changed."""
+    """Show or hide the member on leaderboards and others' /progress. Returns whether their choice changed.
+
+    Stores the member's choice; `members.visible` follows it by trigger (0008) unless they are away.
+    """
     async with db.transaction() as conn:
         await ensure_member(conn, guild_id, user_id, now)
         cursor = await conn.execute(
-            "UPDATE members SET visible = ? WHERE guild_id = ? AND user_id = ? AND visible != ?",
+            "UPDATE members SET visible_choice = ? WHERE guild_id = ? AND user_id = ? AND visible_choice != ?",
             (int(visible), guild_id, user_id, int(visible)))
         return cursor.rowcount > 0
 

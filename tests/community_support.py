@@ -46,9 +46,9 @@ async def dispatch_progress(env: simcord.Env, guild_id: int, user_id: int, resul
 
 
 async def set_visible(env: simcord.Env, guild_id: int, user_id: int, visible: bool) -> None:
-    """What `/data privacy` (issue 3) stores: members.visible."""
+    """What `/data privacy` (issue 3) stores: the member's choice, which members.visible follows (0008)."""
     async with bot_of(env).db.transaction() as conn:
-        await conn.execute("UPDATE members SET visible = ? WHERE guild_id = ? AND user_id = ?",
+        await conn.execute("UPDATE members SET visible_choice = ? WHERE guild_id = ? AND user_id = ?",
                            (int(visible), guild_id, user_id))
 
 

@@ -197,13 +197,31 @@ def pause_reason_text(reminder: Reminder) -> str:
     since = f" since {discord.utils.format_dt(reminder.paused_at, 'f')}" if reminder.paused_at else ""
     if reminder.paused is PauseReason.DMS_CLOSED:
         return f"I could not send you a direct message{since}: Discord says you do not accept DMs from me."
-    return f"Your reminders are paused{since}."  # pragma: no cover - one reason so far
+    if reminder.paused is PauseReason.LEFT_SERVER:
+        return f"Paused{since}: you were no longer a member of this server."
+    return f"Your reminders are paused{since}."
 
 
 def pause_fix_text(reminder: Reminder) -> str:
+    if reminder.paused is PauseReason.LEFT_SERVER:
+        return f"**To turn them back on:** run {example_set(reminder.schedule)} here. Your setting is kept."
     return ("**To fix it:** open this server's menu → **Privacy Settings** → turn on **Direct Messages** "
             f"(or allow DMs in User Settings → Privacy & Safety), then run {example_set(reminder.schedule)} "
             "to turn reminders back on.")
+
+
+def left_server_line(guild_name: str) -> str:
+    """A reminder button pressed by someone no longer in the server: nothing was written."""
+    return (f"🚪 You are no longer a member of **{escape(guild_name)}**, so this button does nothing there and "
+            "your reminders for it are paused (your setting and progress are kept). If you rejoin, run "
+            "`/remind set` there to get them again.")
+
+
+SERVER_GONE_LINE = ("🚪 I am no longer in that server, so this button does nothing and its reminders have "
+                    "stopped. Your progress there is kept.")
+
+MEMBERSHIP_UNKNOWN = ("I could not check with Discord that you are still a member of that server, so I did not "
+                      "change anything. Try the button again in a minute.")
 
 
 def pause_notice(reminder: Reminder, guild_name: str) -> str:

@@ -1,0 +1,143 @@
+"""Away members in storage (migration 0008) on a real SQLite file: off every ranking while away, back after.
+
+Away members reuse the hidden-member mechanism (`members.visible`, its copy in period_counts, the rank_counts
+histogram and the partial ranking indexes), so ranks and totals stay right and the queries keep their indexes.
+These failed before 0008: there was no `left_at`, and nothing took a member who left off the boards.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.reminders import PauseReason, Schedule
+from bot.timeutil import ALL_DAYS
+from db import membership
+from db import reminders as reminder_store
+from db.community import buddies, on_pace, standing, top
+from db.database import Database, migrations
+from db.progress import set_visible
+from tests.test_community_db import done, rank_counts_drift
+
+G = 1
+UTC_ZONE = ZoneInfo("UTC")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(db_path: Path) -> AsyncIterator[Database]:
+    database = Database(db_path)
+    await database.open()
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def test_away_members_leave_every_ranking_and_come_back_with_the_counts_right(db: Database) -> None:
+    rng = random.Random(8)
+    for step in range(80):
+        user = rng.randint(1, 8)
+        action = rng.choice(["done", "done", "leave", "return", "hide", "show"])
+        at = T0 + timedelta(days=rng.randint(0, 40), minutes=step)
+        if action == "done":
+            await done(db, user, [rng.randint(1, 20)], at)
+        elif action == "leave":
+            await membership.mark_away(db, G, user, at)
+        elif action == "return":
+            await membership.mark_present(db, G, user)
+        else:
+            await set_visible(db, G, user, action == "show", at)
+        assert await rank_counts_drift(db) == [], (step, action)
+    rows = await db.fetchall("SELECT user_id, visible, visible_choice, left_at FROM members WHERE guild_id = ?", (G,))
+    for user_id, visible, choice, left_at in rows:
+        assert visible == int(choice == 1 and left_at is None), user_id
+
+
+async def test_an_away_member_is_on_no_board_count_or_buddy_list_and_keeps_their_data(db: Database) -> None:
+    await done(db, 1, range(1, 6), T0)  # 5 steps, on step 6
+    await done(db, 2, range(1, 4), T0 + timedelta(hours=1))  # 3 steps, on step 4
+    await done(db, 3, range(1, 4), T0 + timedelta(hours=2))  # 3 steps, on step 4
+    assert await membership.mark_away(db, G, 2, T0 + timedelta(days=1))
+    for key in (None, "2026-W01", "2026-01"):
+        assert [r.user_id for r in await top(db, G, key)] == [1, 3], key
+        own = await standing(db, G, 3, key)
+        assert (own.rank, own.total) == (2, 2), key
+    assert await on_pace(db, G, 3) == (2, 2)
+    assert [b.user_id for b in (await buddies(db, G, 4, exclude=0))[0]] == [3]
+    assert await membership.away_since(db, G, 2) == T0 + timedelta(days=1)
+    assert await db.fetchone("SELECT done_count FROM members WHERE guild_id = ? AND user_id = 2", (G,)) is not None
+    assert await membership.mark_present(db, G, 2)
+    assert not await membership.mark_present(db, G, 2)  # already back: nothing to write
+    assert [r.user_id for r in await top(db, G, None)] == [1, 2, 3]
+    assert (await standing(db, G, 3, "2026-W01")).rank == 3
+
+
+async def test_leaving_pauses_an_active_reminder_keeps_an_off_one_off_and_creates_no_rows(db: Database) -> None:
+    schedule = Schedule(time(9), UTC_ZONE, ALL_DAYS)
+    await reminder_store.set_reminder(db, G, 1, schedule, T0)
+    await reminder_store.set_reminder(db, G, 2, schedule, T0)
+    await reminder_store.turn_off(db, G, 2, T0)
+    await membership.mark_away(db, G, 1, T0)
+    await membership.mark_away(db, G, 2, T0)
+    first = await reminder_store.get_reminder(db, G, 1)
+    assert first is not None
+    assert (first.paused, first.paused_at, first.next_due) == (PauseReason.LEFT_SERVER, T0, None)
+    second = await reminder_store.get_reminder(db, G, 2)
+    assert second is not None
+    assert (second.enabled, second.paused) == (False, None)
+    assert not await membership.mark_away(db, G, 99, T0)  # never stored: nothing to do
+    assert await db.fetchone("SELECT 1 FROM members WHERE guild_id = ? AND user_id = 99", (G,)) is None
+    await membership.mark_present(db, G, 1)
+    still = await reminder_store.get_reminder(db, G, 1)
+    assert still is not None
+    assert still.paused is PauseReason.LEFT_SERVER  # until /remind set
+    resumed = await reminder_store.set_reminder(db, G, 1, schedule, T0 + timedelta(days=1))
+    assert resumed.active
+
+
+async def test_a_reminder_paused_as_left_server_by_any_writer_takes_the_member_off_the_boards(db: Database) -> None:
+    """The tick's weekly membership check pauses with LEFT_SERVER on its own path; the member leaves the boards."""
+    await done(db, 1, range(1, 4), T0)
+    await reminder_store.set_reminder(db, G, 1, Schedule(time(9), UTC_ZONE, ALL_DAYS), T0)
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE reminders SET paused_reason = 'left_server', paused_at = ?, next_due_utc = NULL "
+                           "WHERE guild_id = ? AND user_id = 1", ("2026-01-05T00:00:00.000000+00:00", G))
+    assert await membership.away_since(db, G, 1) == datetime(2026, 1, 5, tzinfo=UTC)
+    assert await top(db, G, None) == []
+    assert await rank_counts_drift(db) == []
+
+
+async def test_an_older_database_keeps_each_members_privacy_choice(db_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    before = [m for m in migrations() if m[0] < 8]
+    monkeypatch.setattr("db.database.migrations", lambda: before)
+    old = Database(db_path)
+    await old.open()
+    await old.migrate()
+    await done(old, 1, range(1, 4), T0)
+    await done(old, 2, range(1, 3), T0)
+    async with old.transaction() as conn:  # member 2 chose to hide, as /data privacy stored it before 0008
+        await conn.execute("UPDATE members SET visible = 0 WHERE guild_id = ? AND user_id = 2", (G,))
+    await old.close()
+    monkeypatch.undo()
+    db = Database(db_path)
+    await db.open()
+    await db.migrate()
+    try:
+        await membership.mark_away(db, G, 2, T0)
+        await membership.mark_present(db, G, 2)
+        assert [r.user_id for r in await top(db, G, None)] == [1]  # still hidden by their own choice
+        await membership.mark_away(db, G, 1, T0)
+        assert await top(db, G, None) == []
+        await membership.mark_present(db, G, 1)
+        assert [r.user_id for r in await top(db, G, None)] == [1]
+        assert await rank_counts_drift(db) == []
+    finally:
+        await db.close()
