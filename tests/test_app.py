@@ -88,14 +88,15 @@ async def test_run_scheduled_runs_every_job_and_isolates_failures(env: simcord.E
     assert len(seen) == 2
 
 
-async def test_scheduler_ticks_every_30_seconds_and_stops_on_close(env: simcord.Env) -> None:
-    bot: StepwiseBot = env.bot  # type: ignore[assignment]
-    job = bot.scheduler.get_job("stepwise-tick")
-    assert job is not None
-    assert job.trigger.interval.total_seconds() == 30
-    assert bot.clock().tzinfo is not None
-    await bot.close()
-    assert not bot.scheduler.running
+async def test_scheduler_ticks_every_30_seconds_and_stops_on_close(make_bot) -> None:  # type: ignore[no-untyped-def]
+    bot: StepwiseBot = make_bot(interval_job=True)  # the real interval job, asked for (tests default to none)
+    async with simcord.run(bot):
+        job = bot.scheduler.get_job("stepwise-tick")
+        assert job is not None
+        assert job.trigger.interval.total_seconds() == 30
+        assert bot.clock().tzinfo is not None
+        await bot.close()
+        assert not bot.scheduler.running
 
 
 async def test_commands_sync_to_the_dev_guild_when_it_is_set(settings, make_bot) -> None:  # type: ignore[no-untyped-def]
