@@ -28,6 +28,7 @@ from db.database import Database, to_db
 G = 7
 ALICE, BOB, CAROL, DAVE = 101, 102, 103, 104
 T9 = datetime(2026, 1, 1, 9, tzinfo=UTC)
+SET_AT = datetime(2026, 1, 1, 8, tzinfo=UTC)
 
 
 def utc(*args: int) -> datetime:
@@ -101,7 +102,7 @@ def dispatcher(db: Database, plan: Plan, discord: FakeDiscord, **kwargs: object)
 
 
 async def remind(db: Database, discord: FakeDiscord, *users: int, at: time = time(9), zone: str = "UTC",
-                 now: datetime = utc(2026, 1, 1, 8)) -> None:
+                 now: datetime = SET_AT) -> None:
     for user in users:
         await store.set_reminder(db, G, user, Schedule(at, ZoneInfo(zone)), now)
         discord.members.add((G, user))

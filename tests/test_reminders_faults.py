@@ -163,7 +163,8 @@ async def test_a_send_whose_record_is_lost_is_sent_again_only_after_the_grace_pe
     assert len(dm_posts(env, world.alice)) == 2
 
 
-async def test_close_during_a_tick_then_a_restart_gives_everyone_exactly_one_dm(env: simcord.Env) -> None:
+async def test_close_during_a_tick_then_a_restart_gives_everyone_exactly_one_dm(
+        env: simcord.Env, monkeypatch: pytest.MonkeyPatch) -> None:
     """Before: close() closed the database under the running tick and the restart sent 40 of 100 DMs twice."""
     guild = env.create_guild("Busy")
     channel = guild.create_text_channel("study")
@@ -172,9 +173,14 @@ async def test_close_during_a_tick_then_a_restart_gives_everyone_exactly_one_dm(
     for member in members:
         await member.slash(channel, "remind set", time="09:00", timezone="UTC")
     bot = the_bot(env)
+    sending = asyncio.Event()
+
+    async def first_dm(_channel: int, _payload: dict[str, Any]) -> None:
+        sending.set()
+
+    wrap_send_message(bot, monkeypatch, first_dm)
     running = asyncio.create_task(bot.run_scheduled(T9))
-    while not any(dms(m) for m in members):  # the fan-out has begun
-        await asyncio.sleep(0.005)
+    await sending.wait()  # the fan-out has begun
     await bot.close()
     await running
     assert bot.is_closed()
@@ -188,7 +194,8 @@ async def test_close_during_a_tick_then_a_restart_gives_everyone_exactly_one_dm(
     assert [tuple(r) for r in rows] == [("sent", 100)]
 
 
-async def test_leaderboard_posts_do_not_wait_behind_the_reminder_fan_out(env: simcord.Env, world: World) -> None:
+async def test_leaderboard_posts_do_not_wait_behind_the_reminder_fan_out(env: simcord.Env, world: World,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Before: every scheduled job ran in turn under one lock: the post came after all 100 DMs."""
     admin = add_admin(env, world)
     board = world.guild.create_text_channel("leaderboard")
@@ -198,14 +205,17 @@ async def test_leaderboard_posts_do_not_wait_behind_the_reminder_fan_out(env: si
     for member in members:
         await member.slash(world.channel, "remind set", time="09:00", timezone="UTC")
     bot = the_bot(env)
-    running = asyncio.create_task(bot.run_scheduled(T9))
-    while not [m for m in board.history() if m.author.bot] and not running.done():
-        await asyncio.sleep(0.005)
-    dms_when_posted = sum(len(dms(m)) for m in members)
-    await running
+    dms_when_posted: list[int] = []
+
+    async def watch(channel_id: int, _payload: dict[str, Any]) -> None:
+        if channel_id == board.id:
+            dms_when_posted.append(sum(len(dms(m)) for m in members))
+
+    wrap_send_message(bot, monkeypatch, watch)
+    await bot.run_scheduled(T9)
     await env.settle()
     assert len([m for m in board.history() if m.author.bot]) == 1
-    assert dms_when_posted < 100  # the post went out during the fan-out (40 DMs a second)
+    assert dms_when_posted[0] < 100  # the post went out during the fan-out (40 DMs a second)
     assert [len(dms(m)) for m in members] == [1] * 100
 
 
@@ -241,7 +251,7 @@ async def test_sigterm_closes_the_bot_the_draining_way(env: simcord.Env) -> None
     try:
         assert signal.SIGTERM in handled
         os.kill(os.getpid(), signal.SIGTERM)
-        while not bot.is_closed():
+        while not bot.is_closed():  # noqa: ASYNC110 - the handler's close task is the bot's own
             await asyncio.sleep(0.005)
         assert bot.draining
         await bot.run_scheduled(T9)  # nothing starts once closing
