@@ -52,7 +52,7 @@ async def populate(path: Path, members: int, due: int, first_user: int = 10_000)
         zone = rng.choice(ZONES)
         member_rows.append((GUILD, user, stamp, zone, stamp))
         reminder_rows.append((GUILD, user, f"{rng.randrange(24):02d}:{rng.randrange(60):02d}", zone, 127,
-                              to_db(next_due), next_due.date().isoformat(), to_db(next_due), stamp, stamp, stamp))
+                              to_db(next_due), next_due.date().isoformat(), to_db(next_due), stamp, stamp, to_db(T)))
         for step in range(1, rng.randrange(0, 9) + 1):
             progress_rows.append((GUILD, user, step, "done", stamp, to_db(T - timedelta(days=9 - step))))
     async with db.transaction() as conn:
