@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -302,3 +304,10 @@ def test_the_nonce_is_the_same_for_a_delivery_and_different_for_others() -> None
               delivery_nonce(G, ALICE, day, "snooze 2026-01-01T10:10:00+00:00")}
     assert nonce not in others
     assert len(others) == 4
+
+
+def test_the_dispatcher_imports_no_discord() -> None:
+    """The tick is a use case behind a Sender protocol: importing it loads no discord module."""
+    code = "import sys, bot.services.reminders; print(any(m.split('.')[0] == 'discord' for m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
