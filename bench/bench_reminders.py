@@ -26,8 +26,8 @@ from typing import Any
 
 from bench.common import print_table, timed
 from bot.config import Settings
-from bot.reminders import SendWindow, plan_delivery
-from cogs.reminders import CHUNK
+from bot.reminders import DeliveryKind, SendWindow, delivery_nonce, plan_delivery
+from bot.services.reminders import CHUNK, CLAIM_GRACE
 from db import reminders as store
 from db.database import Database, to_db
 
@@ -52,7 +52,7 @@ async def populate(path: Path, members: int, due: int, first_user: int = 10_000)
         zone = rng.choice(ZONES)
         member_rows.append((GUILD, user, stamp, zone, stamp))
         reminder_rows.append((GUILD, user, f"{rng.randrange(24):02d}:{rng.randrange(60):02d}", zone, 127,
-                              to_db(next_due), next_due.date().isoformat(), to_db(next_due), stamp, stamp))
+                              to_db(next_due), next_due.date().isoformat(), to_db(next_due), stamp, stamp, to_db(T)))
         for step in range(1, rng.randrange(0, 9) + 1):
             progress_rows.append((GUILD, user, step, "done", stamp, to_db(T - timedelta(days=9 - step))))
     async with db.transaction() as conn:
@@ -60,7 +60,8 @@ async def populate(path: Path, members: int, due: int, first_user: int = 10_000)
                                "VALUES (?, ?, ?, ?, ?)", member_rows)
         await conn.executemany(
             "INSERT INTO reminders (guild_id, user_id, local_time, timezone, days, regular_due, due_date, "
-            "next_due_utc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", reminder_rows)
+            "next_due_utc, created_at, updated_at, member_checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            reminder_rows)
         await conn.executemany("INSERT INTO progress (guild_id, user_id, step, status, updated_at, done_at) "
                                "VALUES (?, ?, ?, ?, ?, ?)", progress_rows)
     await db.conn.execute("ANALYZE")
@@ -109,8 +110,12 @@ async def bench_db(path: Path) -> None:
         for chunk_start in range(0, DUE, CHUNK):
             part = planned[chunk_start : chunk_start + CHUNK]
             step = time.perf_counter()
+            claims = [store.Claim(r.guild_id, r.user_id, T.date(), "day", DeliveryKind.DAILY,
+                                  delivery_nonce(r.guild_id, r.user_id, T.date(), "day")) for r, _ in part]
+            await store.claim_deliveries(db, claims, T, CLAIM_GRACE)
             await store.progress_of(db, [(r.guild_id, r.user_id) for r, _ in part])
-            await store.record_tick(db, [store.TickResult(r, d, 1, 1, 5) for r, d in part], T)
+            await store.record_tick(db, [store.TickResult(r, d, 1, 1, 5, claim=c)
+                                         for (r, d), c in zip(part, claims, strict=True)], T)
             db_time += time.perf_counter() - step
         whole.append(db_time + plan_time)
         whole_db.append(db_time)
@@ -142,6 +147,7 @@ def _timed_sync(action: Any) -> float:
 async def _reset(db: Database) -> None:
     async with db.transaction() as conn:
         await conn.execute("DELETE FROM reminder_sends")
+        await conn.execute("DELETE FROM reminder_deliveries")
         await conn.execute("UPDATE reminders SET regular_due = ?, due_date = ?, next_due_utc = ? WHERE user_id < ?",
                            (to_db(T), T.date().isoformat(), to_db(T), 10_000 + DUE))
 
@@ -322,7 +328,7 @@ async def bench_simcord(folder: Path) -> None:
     from bench.common import bot_side_timer
     from bot.app import create_bot
 
-    logging.getLogger("cogs.reminders").setLevel(logging.ERROR)
+    logging.getLogger("bot.services.reminders").setLevel(logging.ERROR)
     path = folder / "simcord.sqlite3"
     clock_now = [T - timedelta(hours=1)]
     bot = create_bot(Settings(_env_file=None, database_path=path), clock=lambda: clock_now[0])  # type: ignore[call-arg]

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from discord import PrivilegedIntentsRequired
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.plan import PlanError, load_plan
 from db.database import Database, DatabaseError
+
+if TYPE_CHECKING:
+    from bot.app import StepwiseBot
+
+log = logging.getLogger("bot")
 
 
 def configure_logging(level: int) -> None:
@@ -63,7 +71,30 @@ async def run_bot(settings: Settings) -> None:
     await check_database(settings)
     bot = create_bot(settings, freeze_heap=True)
     async with bot:
+        install_shutdown_signals(bot)
         await bot.start(settings.discord_token.get_secret_value())
+
+
+def install_shutdown_signals(bot: StepwiseBot) -> list[signal.Signals]:
+    """SIGTERM and Ctrl+C (SIGINT) close the bot the clean way: drain the tick, then HTTP and the database.
+
+    Returns the signals handled (none where the loop cannot take signal handlers, e.g. on Windows).
+    """
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+
+    def on_signal(received: signal.Signals) -> None:
+        if closing:
+            return
+        log.info("%s: closing (sending what is claimed, then stopping)", received.name)
+        closing.append(loop.create_task(bot.close()))
+
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig)
+            handled.append(sig)
+    return handled
 
 
 def main(argv: list[str] | None = None) -> int:

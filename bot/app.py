@@ -36,6 +36,7 @@ EXTENSIONS: tuple[str, ...] = (  # in the order /help lists them
     "cogs.meta",
 )
 TICK_SECONDS = 30
+DRAIN_SECONDS = 5.0  # close(): how long running scheduled work may take to finish and record what it sent
 
 Clock = Callable[[], datetime]
 ScheduledJob = Callable[[datetime], Awaitable[None]]
@@ -71,7 +72,11 @@ class StepwiseBot(commands.Bot):
         self.synced = False  # whether this start-up pushed the command tree to Discord
         self.page_sources: dict[str, PageSource] = {}  # paged lists, by kind (see bot.ui.pager)
         self._scheduled_jobs: dict[str, ScheduledJob] = {}
-        self._tick_lock = asyncio.Lock()
+        # Lanes (issue 8 §1): each scheduled job runs under its own lock, beside the others, so leaderboard posts
+        # never wait behind the reminder fan-out. `draining` (set by close()) stops new work from starting.
+        self._lanes: dict[str, asyncio.Lock] = {}
+        self._lane_tasks: dict[str, set[asyncio.Task[None]]] = {}
+        self.draining = False
         self.freeze_heap = freeze_heap  # see setup_hook: for the long-running bot, not for tests
         # The real 30-second APScheduler job. Tests turn it off and call run_scheduled(now) themselves.
         self.interval_job = interval_job
@@ -96,12 +101,18 @@ class StepwiseBot(commands.Bot):
             gc.freeze()
 
     async def close(self) -> None:
+        # Drain first (issue 8 §1): no new scheduled work; running lanes stop claiming, and what they already
+        # claimed is sent and recorded (bounded by DRAIN_SECONDS); then HTTP and the database close.
+        self.draining = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         try:
-            await super().close()
+            await self._drain_lanes(DRAIN_SECONDS)
         finally:
-            await self.db.close()
+            try:
+                await super().close()
+            finally:
+                await self.db.close()
 
     # ------------------------------------------------------------------ commands
 
@@ -137,18 +148,55 @@ class StepwiseBot(commands.Bot):
         self._scheduled_jobs.pop(name, None)
 
     async def run_scheduled(self, now: datetime | None = None) -> None:
-        """Run every scheduled job due at `now` (default: the clock). Safe to call again for the same instant."""
+        """Run every scheduled job due at `now` (default: the clock), each in its own lane, side by side.
+
+        Returns when every lane is done. Safe to call again for the same instant. Nothing starts while closing.
+        """
         instant = now or self.clock()
-        async with self._tick_lock:
-            for name, job in list(self._scheduled_jobs.items()):
-                try:
-                    await job(instant)
-                except Exception:
-                    log.exception("scheduled job %s failed at %s", name, instant.isoformat())
+        if self.draining:
+            return
+        lanes = [self._start_lane(name, job, instant) for name, job in list(self._scheduled_jobs.items())]
+        if lanes:
+            await asyncio.gather(*lanes)
+
+    def _start_lane(self, name: str, job: ScheduledJob, instant: datetime) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._run_lane(name, job, instant), name=f"stepwise-lane-{name}")
+        running = self._lane_tasks.setdefault(name, set())
+        running.add(task)
+        task.add_done_callback(running.discard)
+        return task
+
+    async def _run_lane(self, name: str, job: ScheduledJob, instant: datetime) -> None:
+        async with self._lanes.setdefault(name, asyncio.Lock()):
+            if self.draining:
+                return
+            try:
+                await job(instant)
+            except Exception:
+                log.exception("scheduled job %s failed at %s", name, instant.isoformat())
+
+    async def _drain_lanes(self, seconds: float) -> None:
+        """Wait (at most `seconds`) for running lanes to finish; then cancel what is left."""
+        current = asyncio.current_task()
+        running = [t for tasks in self._lane_tasks.values() for t in tasks if t is not current and not t.done()]
+        if not running:
+            return
+        _, pending = await asyncio.wait(running, timeout=seconds)
+        for task in pending:
+            log.warning("scheduled lane %s did not finish within %.0f s of close(); cancelled", task.get_name(),
+                        seconds)
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
 
     async def _tick(self) -> None:
-        if self.is_ready():
-            await self.run_scheduled()
+        """The interval job: start each lane that is not already running, and return at once."""
+        if not self.is_ready() or self.draining:
+            return
+        instant = self.clock()
+        for name, job in list(self._scheduled_jobs.items()):
+            if not any(not task.done() for task in self._lane_tasks.get(name, ())):
+                self._start_lane(name, job, instant)
 
 
 def create_bot(settings: Settings, *, clock: Clock | None = None, **kwargs: Any) -> StepwiseBot:

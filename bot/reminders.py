@@ -7,6 +7,7 @@ with a reminder that fell due. Times are always passed in (`now`), never read.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ _SEPARATORS = re.compile(r"[\s,;/+&]+|\band\b")
 class PauseReason(StrEnum):
     DMS_CLOSED = "dms_closed"  # Discord answered 403 / 50007: the member does not accept DMs from the bot
     LEFT_SERVER = "left_server"  # the member is no longer in the server (404 Unknown Member)
+    UNREADABLE = "unreadable"  # the member's stored data cannot be turned into a DM (e.g. a done date in year 1)
 
 
 class DeliveryKind(StrEnum):
@@ -240,11 +242,15 @@ class Delivery:
 ON_TIME = timedelta(minutes=5)
 
 
-def plan_delivery(reminder: Reminder, now: datetime, sent_dates: frozenset[date] = frozenset()) -> Delivery:
+def plan_delivery(reminder: Reminder, now: datetime, sent_dates: frozenset[date] = frozenset(), *,
+                  online_since: datetime | None = None) -> Delivery:
     """Decide what to do at `now` with a reminder whose next due instant has come.
 
     - The day's reminder goes out at its due instant. Missed by up to LATE_LIMIT (the bot was down, or
-      Discord failed), it is sent once, late; older ones are skipped, never sent in a burst.
+      Discord failed), it is sent once; older ones are skipped, never sent in a burst. It says "late" only
+      when it fell due before `online_since` (the bot was really offline then) and is over ON_TIME old; a
+      long fan-out or a retried failure while the bot was online is not "late". Without `online_since`,
+      age alone decides.
     - A local day gets at most one daily reminder (`sent_dates`: days that already had theirs).
     - A snooze fires once; when the day's reminder falls due at the same time, only that one is sent.
     """
@@ -266,7 +272,8 @@ def plan_delivery(reminder: Reminder, now: datetime, sent_dates: frozenset[date]
         if day in sent_dates:
             pass  # that day already had its reminder (the member moved the time later, say)
         elif now - latest <= LATE_LIMIT:
-            kind = DeliveryKind.DAILY if now - latest < ON_TIME else DeliveryKind.LATE
+            offline = online_since is None or latest < online_since
+            kind = DeliveryKind.LATE if offline and now - latest >= ON_TIME else DeliveryKind.DAILY
             for_date = day
         else:
             missed = day
@@ -282,6 +289,29 @@ def plan_delivery(reminder: Reminder, now: datetime, sent_dates: frozenset[date]
             for_date = snooze_for or due_date(snooze_until, schedule.tz)
         snooze_until = snooze_for = None
     return Delivery(kind, for_date, regular, snooze_until, snooze_for, missed)
+
+
+# ---------------------------------------------------------------------------- deliveries
+
+DAY_SLOT = "day"  # the day's reminder (daily or late): at most one per member and local date
+NONCE_LENGTH = 25  # Discord's limit for a message nonce
+
+
+def delivery_slot(delivery: Delivery, snooze_until: datetime | None) -> str:
+    """Which of a local day's deliveries this is: the day's reminder, or the snooze due at `snooze_until`."""
+    if delivery.kind is DeliveryKind.SNOOZED and snooze_until is not None:
+        return f"snooze {snooze_until.isoformat(timespec='seconds')}"
+    return DAY_SLOT
+
+
+def delivery_nonce(guild_id: int, user_id: int, for_date: date, slot: str) -> str:
+    """The message nonce of one delivery: the same for every attempt, different for every delivery.
+
+    Discord returns the message it already created with this nonce (enforce_nonce) instead of a second one,
+    so a send repeated after a crash does not double the DM. 25 characters, Discord's limit.
+    """
+    key = f"{guild_id}:{user_id}:{for_date.isoformat()}:{slot}".encode()
+    return "rm" + hashlib.sha256(key).hexdigest()[: NONCE_LENGTH - 2]
 
 
 # ---------------------------------------------------------------------------- pacing

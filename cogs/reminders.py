@@ -1,10 +1,11 @@
-"""/remind: one DM a day at the member's own time with their next step, and the job that sends them."""
+"""/remind: one DM a day at the member's own time with their next step; the tick's Discord side (DiscordSender).
+
+The tick itself lives in bot/services/reminders.py (ReminderDispatcher); this cog wires it to discord.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 
 import discord
@@ -13,23 +14,10 @@ from discord.ext import commands
 
 from bot.app import StepwiseBot
 from bot.errors import UserError
-from bot.progress import Status, StepState, current_step, streaks
-from bot.reminders import (
-    SENDERS,
-    SNOOZE,
-    Delivery,
-    DeliveryKind,
-    PauseReason,
-    Reminder,
-    Schedule,
-    SendWindow,
-    chunked,
-    parse_days,
-    plan_delivery,
-    suggest_days,
-    suggest_times,
-)
+from bot.progress import Status, current_step
+from bot.reminders import SNOOZE, Schedule, SendWindow, parse_days, suggest_days, suggest_times
 from bot.services.membership import Membership, check_member, member_left, member_returned
+from bot.services.reminders import ChannelGone, DmsClosed, ReminderDispatcher, ReminderMessage, Unbuildable
 from bot.timeutil import local_date, parse_hhmm, resolve_timezone, search_timezones
 from bot.tree import send_ephemeral
 from bot.ui.plan_views import SUCCESS
@@ -54,9 +42,50 @@ from db.settings import get_guild_timezone
 
 log = logging.getLogger(__name__)
 
-CHUNK = 40  # reminders rendered, sent and recorded together: about one second of sending
 DMS_CLOSED = 50007  # Discord: Cannot send messages to this user
 UNKNOWN_CHANNEL = 10003
+UNKNOWN_MEMBER = 10007
+
+
+class DiscordSender:
+    """The reminder tick's `Sender` (bot/services/reminders.py), with discord.py."""
+
+    def __init__(self, bot: StepwiseBot) -> None:
+        self.bot = bot
+
+    async def open_dm(self, user_id: int) -> int:
+        return (await self.bot.create_dm(discord.Object(user_id))).id
+
+    async def send_dm(self, channel_id: int, message: ReminderMessage, nonce: str) -> int:
+        guild = self.bot.get_guild(message.guild_id)
+        try:
+            content = DmContent(message.guild_id, guild.name if guild else "your server", message.user_id,
+                                message.kind, message.for_date, message.schedule, message.step, message.done,
+                                message.streak)
+            lead, embed, view = reminder_dm(self.bot.plan, content)
+        except Exception as error:
+            raise Unbuildable(str(error)) from error
+        channel = self.bot.get_partial_messageable(channel_id, type=discord.ChannelType.private)
+        try:
+            sent = await channel.send(lead, embed=embed, view=view, nonce=nonce)  # discord.py: enforce_nonce
+        except discord.Forbidden as error:
+            if error.code == DMS_CLOSED:
+                raise DmsClosed(str(error)) from error
+            raise
+        except discord.NotFound as error:
+            if error.code == UNKNOWN_CHANNEL:
+                raise ChannelGone(str(error)) from error
+            raise
+        return sent.id
+
+    async def is_member(self, guild_id: int, user_id: int) -> bool:
+        try:
+            await self.bot.http.get_member(guild_id, user_id)
+        except discord.NotFound as error:
+            if error.code == UNKNOWN_MEMBER:
+                return False
+            raise
+        return True
 
 
 class DiscordMembers:
@@ -87,9 +116,8 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
 
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
-        self.window = SendWindow()  # at most 40 DMs a second, across ticks
-        self.senders = SENDERS
-        self._last_prune: str | None = None
+        self.dispatcher = ReminderDispatcher(bot.db, bot.plan, DiscordSender(bot),
+                                             stopping=lambda: bot.draining)
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -190,86 +218,19 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
         if not member.bot:
             await member_returned(self.bot.db, member.guild.id, member.id)
 
-    # ------------------------------------------------------------------ the scheduled job
+    # ------------------------------------------------------------------ the scheduled job (bot/services/reminders.py)
+
+    @property
+    def window(self) -> SendWindow:
+        """The tick's pacing (tests and benches lift it)."""
+        return self.dispatcher.window
+
+    @window.setter
+    def window(self, value: SendWindow) -> None:
+        self.dispatcher.window = value
 
     async def run_due(self, now: datetime) -> None:
-        """Send every reminder due at `now`, paced, recording each chunk as it goes. Idempotent for `now`."""
-        due = await store.due_reminders(self.bot.db, now)
-        quiet: list[store.TickResult] = []
-        to_send: list[tuple[Reminder, Delivery]] = []
-        for index, item in enumerate(due):
-            delivery = plan_delivery(item.reminder, now, item.sent_dates)
-            if delivery.sends:
-                to_send.append((item.reminder, delivery))
-            else:
-                quiet.append(store.TickResult(item.reminder, delivery))
-            if index % 100 == 99:
-                await asyncio.sleep(0)  # keep the loop responsive while planning a big tick (~0.5 ms per 100)
-        if quiet:
-            await store.record_tick(self.bot.db, quiet, now)
-        for chunk in chunked(to_send, CHUNK):
-            states = await store.progress_of(self.bot.db, [(r.guild_id, r.user_id) for r, _ in chunk])
-            results = await self._send_chunk(chunk, states, now)
-            await store.record_tick(self.bot.db, results, now)
-        day = now.date().isoformat()
-        if self._last_prune != day:
-            self._last_prune = day
-            await store.prune_sent_records(self.bot.db, now)
-
-    async def _send_chunk(self, chunk: Sequence[tuple[Reminder, Delivery]],
-                          states: dict[tuple[int, int], dict[int, StepState]], now: datetime) -> list[store.TickResult]:
-        queue = list(chunk)
-        results: list[store.TickResult] = []
-
-        async def sender() -> None:
-            while queue:
-                reminder, delivery = queue.pop(0)
-                results.append(await self._send_one(reminder, delivery,
-                                                    states.get((reminder.guild_id, reminder.user_id), {}), now))
-                await asyncio.sleep(0)  # let the loop run between DMs even when a request completes at once
-
-        await asyncio.gather(*(sender() for _ in range(min(self.senders, len(queue)))))
-        return results
-
-    async def _slot(self) -> None:
-        """Wait for a free send slot (at most SEND_RATE requests in any second)."""
-        loop = asyncio.get_running_loop()
-        for _ in range(10_000):
-            wait = self.window.take(loop.time())
-            if wait <= 0:
-                return
-            await asyncio.sleep(wait)
-
-    async def _send_one(self, reminder: Reminder, delivery: Delivery, states: dict[int, StepState],
-                        now: datetime) -> store.TickResult:
-        tz = reminder.schedule.tz
-        step = current_step(self.bot.plan, states)
-        done_times = [s.done_at for s in states.values() if s.status is Status.DONE and s.done_at]
-        content = DmContent(reminder.guild_id, self._guild_name(reminder.guild_id), reminder.user_id,
-                            delivery.kind or DeliveryKind.DAILY, delivery.for_date or local_date(now, tz),
-                            reminder.schedule, step, len(done_times), streaks(done_times, tz, local_date(now, tz)))
-        lead, embed, view = reminder_dm(self.bot.plan, content)
-        channel_id = reminder.dm_channel_id
-        try:
-            if channel_id is None:
-                await self._slot()
-                channel_id = (await self.bot.create_dm(discord.Object(reminder.user_id))).id
-            await self._slot()
-            channel = self.bot.get_partial_messageable(channel_id, type=discord.ChannelType.private)
-            message = await channel.send(lead, embed=embed, view=view)
-        except discord.Forbidden as error:
-            if error.code == DMS_CLOSED:
-                log.info("DMs closed for user %s: pausing their reminder in guild %s", reminder.user_id,
-                         reminder.guild_id)
-                return store.TickResult(reminder, pause=PauseReason.DMS_CLOSED, dm_channel_id=channel_id)
-            log.warning("reminder DM to user %s refused (%s); retrying next tick", reminder.user_id, error)
-            return store.TickResult(reminder, dm_channel_id=channel_id)
-        except discord.HTTPException as error:
-            if error.code == UNKNOWN_CHANNEL and reminder.dm_channel_id:
-                await store.forget_dm_channel(self.bot.db, reminder.user_id)
-            log.warning("reminder DM to user %s failed (%s); retrying next tick", reminder.user_id, error)
-            return store.TickResult(reminder, dm_channel_id=channel_id if error.code != UNKNOWN_CHANNEL else None)
-        return store.TickResult(reminder, delivery, message.id, step.number if step else None, channel_id)
+        await self.dispatcher.run_due(now)
 
     # ------------------------------------------------------------------ buttons
 

@@ -1,8 +1,9 @@
-"""Reminder storage: each member's schedule and next due instant, and the once-a-day sent-records.
+"""Reminder storage: each member's schedule and next due instant, the deliveries and once-a-day sent-records.
 
-The scheduler reads due reminders with one query on the `reminders_due` index and writes a tick's
-results in one transaction (executemany): the sent-records and the advanced due instants together,
-so a tick that runs again, or after a restart, never sends a day's reminder twice.
+The tick (bot/services/reminders.py) reads due reminders with one query on the `reminders_due` index, claims
+each chunk's deliveries in one transaction before sending (`claim_deliveries`), and writes the chunk's results
+in one transaction (`record_tick`, executemany): the deliveries' final states, the sent-records and the advanced
+due instants together, so a tick that runs again, or after a restart, never sends a day's reminder twice.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ async def set_reminder(db: Database, guild_id: int, user_id: int, schedule: Sche
         reminder = Reminder(guild_id, user_id, schedule, regular_due=first_due(schedule, now, sent),
                             dm_channel_id=old.dm_channel_id if old else None)
         await _write(conn, reminder, now)
+        await conn.execute("UPDATE reminders SET member_checked_at = ? WHERE guild_id = ? AND user_id = ?",
+                           (to_db(now), guild_id, user_id))  # they just used a command there: a member
         return reminder
 
 
@@ -208,14 +211,24 @@ async def _record_action(conn: aiosqlite.Connection, guild_id: int, user_id: int
 class DueReminder:
     reminder: Reminder
     sent_dates: frozenset[date]  # the reminder's due day, if it already had its DM
+    member_checked_at: datetime | None = None  # when membership was last confirmed (None: never)
+
+    @property
+    def position(self) -> tuple[str, int, int]:
+        """Where this row is in the due order: pass it as `after` to read the next batch."""
+        due = self.reminder.next_due
+        return (_stamp(due) if due else "", self.reminder.guild_id, self.reminder.user_id)
 
 
-_DUE_SQL = (
+_DUE_SELECT = (
     "SELECT r.guild_id, r.user_id, r.local_time, r.timezone, r.days, r.regular_due, r.snooze_until, r.snooze_for, "
-    "r.dm_channel_id, s.local_date "
+    "r.dm_channel_id, s.local_date, r.member_checked_at "
     "FROM reminders AS r LEFT JOIN reminder_sends AS s ON s.guild_id = r.guild_id AND s.user_id = r.user_id "
     "AND s.local_date = r.due_date AND s.outcome = 'sent' "
-    "WHERE r.next_due_utc <= ? ORDER BY r.next_due_utc LIMIT ?")
+    "WHERE r.next_due_utc <= ? ")
+_DUE_ORDER = "ORDER BY r.next_due_utc, r.guild_id, r.user_id LIMIT ?"
+_DUE_SQL = _DUE_SELECT + _DUE_ORDER
+_DUE_AFTER_SQL = _DUE_SELECT + "AND (r.next_due_utc, r.guild_id, r.user_id) > (?, ?, ?) " + _DUE_ORDER
 
 
 @lru_cache(maxsize=65536)
@@ -229,7 +242,8 @@ def _day(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _due_rows(raw: sqlite3.Connection, now: str, limit: int) -> list[DueReminder]:
+def _due_rows(raw: sqlite3.Connection, now: str, limit: int,
+              after: tuple[str, int, int] | None) -> list[DueReminder]:
     """On the database thread: the query as plain tuples, then domain objects from memoised parts.
 
     Only active reminders have a next_due_utc, so enabled/paused need no reading; regular_due is set.
@@ -237,24 +251,105 @@ def _due_rows(raw: sqlite3.Connection, now: str, limit: int) -> list[DueReminder
     cursor = raw.cursor()
     cursor.row_factory = None
     due: list[DueReminder] = []
-    for guild_id, user_id, local_time, zone, days, regular, until, snooze_for, channel, sent in cursor.execute(
-            _DUE_SQL, (now, limit)):
+    rows = cursor.execute(_DUE_SQL, (now, limit)) if after is None else cursor.execute(
+        _DUE_AFTER_SQL, (now, *after, limit))
+    for guild_id, user_id, local_time, zone, days, regular, until, snooze_for, channel, sent, checked in rows:
         reminder = Reminder(guild_id, user_id, _schedule(local_time, zone, days), True, None, None,
                             _instant(regular) if regular else None, _instant(until) if until else None,
                             _day(snooze_for) if snooze_for else None, channel)
-        due.append(DueReminder(reminder, frozenset({_day(sent)}) if sent else _NO_DAYS))
+        due.append(DueReminder(reminder, frozenset({_day(sent)}) if sent else _NO_DAYS,
+                               _instant(checked) if checked else None))
     return due
 
 
 _NO_DAYS: frozenset[date] = frozenset()
 
 
-async def due_reminders(db: Database, now: datetime, limit: int = 5000) -> list[DueReminder]:
-    """Every active reminder due at `now` (earliest first): one query on the reminders_due index, one hop.
+async def due_reminders(db: Database, now: datetime, limit: int = 5000,
+                        after: tuple[str, int, int] | None = None) -> list[DueReminder]:
+    """Active reminders due at `now` (earliest first, at most `limit`): one query on the reminders_due index.
 
-    The rows become Reminder objects on aiosqlite's thread, not on the event loop.
+    `after` (a DueReminder's `position`) reads the next batch. The rows become Reminder objects on aiosqlite's
+    thread, not on the event loop.
     """
-    return await db.run_sync(lambda raw: _due_rows(raw, _stamp(now), limit), write=False)
+    return await db.run_sync(lambda raw: _due_rows(raw, _stamp(now), limit, after), write=False)
+
+
+# ---------------------------------------------------------------------------- deliveries
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One delivery the tick wants to send: the member, the local day, which of the day's DMs, its nonce."""
+
+    guild_id: int
+    user_id: int
+    for_date: date
+    slot: str
+    kind: DeliveryKind
+    nonce: str
+
+    @property
+    def key(self) -> tuple[int, int, str, str]:
+        return (self.guild_id, self.user_id, self.for_date.isoformat(), self.slot)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimDecision:
+    """`send`: claimed for this tick, send it. Else `message_id` set: it was already sent (record it, do not
+    send); neither: another claim is still within its grace period (leave it due, send nothing)."""
+
+    send: bool
+    message_id: int | None = None
+
+
+async def claim_deliveries(db: Database, claims: Sequence[Claim], now: datetime,
+                           grace: timedelta) -> dict[tuple[int, int, str, str], ClaimDecision]:
+    """Commit a claim for each delivery before it is sent: one transaction. Raises if the database refuses.
+
+    New deliveries, failed ones (retried) and claims older than `grace` (left by a crash: sent again with the
+    same nonce) are claimed; sent ones and fresh claims are not.
+    """
+    stamp = _stamp(now)
+    stale = _stamp(now - grace)
+
+    def claim(raw: sqlite3.Connection) -> dict[tuple[int, int, str, str], ClaimDecision]:
+        cursor = raw.cursor()
+        cursor.row_factory = None
+        decided: dict[tuple[int, int, str, str], ClaimDecision] = {}
+        for item in claims:
+            key = item.key
+            row = cursor.execute(
+                "SELECT state, claimed_at, message_id FROM reminder_deliveries WHERE guild_id = ? AND user_id = ? "
+                "AND local_date = ? AND slot = ?", key).fetchone()
+            if row is None:
+                cursor.execute(
+                    "INSERT INTO reminder_deliveries (guild_id, user_id, local_date, slot, kind, nonce, state, "
+                    "claimed_at) VALUES (?, ?, ?, ?, ?, ?, 'claimed', ?)",
+                    (*key, item.kind.value, item.nonce, stamp))
+                decided[key] = ClaimDecision(send=True)
+            elif row[0] == "sent":
+                decided[key] = ClaimDecision(send=False, message_id=row[2])
+            elif row[0] == "failed" or row[1] <= stale:
+                cursor.execute(
+                    "UPDATE reminder_deliveries SET state = 'claimed', kind = ?, claimed_at = ?, "
+                    "attempts = attempts + 1, finished_at = NULL, reason = NULL WHERE guild_id = ? AND user_id = ? "
+                    "AND local_date = ? AND slot = ?", (item.kind.value, stamp, *key))
+                decided[key] = ClaimDecision(send=True)
+            else:
+                decided[key] = ClaimDecision(send=False)
+        return decided
+
+    return await db.run_sync(claim)
+
+
+async def deliveries_of(db: Database, guild_id: int, user_id: int) -> list[dict[str, object]]:
+    """A member's delivery rows, oldest first (for tests and operators)."""
+    rows = await db.fetchall(
+        "SELECT local_date, slot, kind, nonce, state, claimed_at, attempts, finished_at, message_id, reason "
+        "FROM reminder_deliveries WHERE guild_id = ? AND user_id = ? ORDER BY local_date, slot",
+        (guild_id, user_id))
+    return [dict(row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +357,9 @@ class TickResult:
     """What happened to one due reminder in a tick, to be stored.
 
     `delivery` set: advance to its next due instant (and record the sent or missed day).
-    `pause` set: Discord refused the DM for good; pause the reminder.
+    `pause` set: the DM cannot go out until the member acts (DMs closed, left the server, unreadable data).
     Neither: a passing failure; leave the reminder due so the next tick retries it.
+    `claim` set: the claimed delivery becomes 'sent' (`message_id`) or 'failed' (`failure`).
     """
 
     reminder: Reminder
@@ -272,6 +368,9 @@ class TickResult:
     step: int | None = None
     dm_channel_id: int | None = None
     pause: PauseReason | None = None
+    claim: Claim | None = None
+    failure: str | None = None
+    member_checked: bool = False
 
 
 async def record_tick(db: Database, results: Sequence[TickResult], now: datetime) -> int:
@@ -285,9 +384,17 @@ async def record_tick(db: Database, results: Sequence[TickResult], now: datetime
     advances: list[tuple[object, ...]] = []
     pauses: list[tuple[object, ...]] = []
     channels: list[tuple[int, int]] = []
+    finished: list[tuple[object, ...]] = []
+    checked: list[tuple[object, ...]] = []
     stamp = _stamp(now)
     for result in results:
         reminder, delivery = result.reminder, result.delivery
+        if result.claim is not None:
+            sent = result.message_id is not None and result.failure is None
+            finished.append(("sent" if sent else "failed", stamp, result.message_id if sent else None,
+                             None if sent else (result.failure or "not sent")[:300], *result.claim.key))
+        if result.member_checked:
+            checked.append((stamp, reminder.guild_id, reminder.user_id))
         old_next = reminder.next_due
         if old_next is None:
             continue
@@ -311,10 +418,16 @@ async def record_tick(db: Database, results: Sequence[TickResult], now: datetime
         advances.append((_stamp(regular), _due_day(regular, reminder.schedule.tz), _stamp(until) if until else None,
                          delivery.snooze_for.isoformat() if delivery.snooze_for else None,
                          _stamp(delivery.next_due), stamp, *key, _stamp(old_next)))
-    if not (sends or snoozes or advances or pauses or channels):
+    if not (sends or snoozes or advances or pauses or channels or finished or checked):
         return 0
 
     def write(raw: sqlite3.Connection) -> None:
+        if finished:
+            raw.executemany(
+                "UPDATE reminder_deliveries SET state = ?, finished_at = ?, message_id = ?, reason = ? "
+                "WHERE guild_id = ? AND user_id = ? AND local_date = ? AND slot = ? AND state = 'claimed'", finished)
+        if checked:
+            raw.executemany("UPDATE reminders SET member_checked_at = ? WHERE guild_id = ? AND user_id = ?", checked)
         if sends:
             raw.executemany(_RECORD_SENT, sends)
         if snoozes:
@@ -353,9 +466,10 @@ async def forget_dm_channel(db: Database, user_id: int) -> None:
 
 
 async def prune_sent_records(db: Database, now: datetime) -> None:
+    cutoff = to_db(now - timedelta(days=SENT_RECORD_DAYS))
     async with db.transaction() as conn:
-        await conn.execute("DELETE FROM reminder_sends WHERE sent_at < ?",
-                           (to_db(now - timedelta(days=SENT_RECORD_DAYS)),))
+        await conn.execute("DELETE FROM reminder_sends WHERE sent_at < ?", (cutoff,))
+        await conn.execute("DELETE FROM reminder_deliveries WHERE claimed_at < ?", (cutoff,))
 
 
 async def take_pause_notice(db: Database, guild_id: int, user_id: int) -> Reminder | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -86,6 +88,45 @@ async def test_run_scheduled_runs_every_job_and_isolates_failures(env: simcord.E
     bot.remove_scheduled_job("good")
     await bot.run_scheduled(instant)
     assert len(seen) == 2
+
+
+async def spin(done: Callable[[], bool], turns: int = 100) -> None:
+    """Let other tasks run for a bounded number of loop turns, or until `done()`."""
+    for _ in range(turns):
+        if done():
+            return
+        await asyncio.sleep(0)
+
+
+async def test_each_scheduled_job_runs_in_its_own_lane(env: simcord.Env) -> None:
+    """Before: one lock around every job in turn: a slow job (the reminder fan-out) held up the others."""
+    bot: StepwiseBot = env.bot  # type: ignore[assignment]
+    release = asyncio.Event()
+    slow_runs: list[datetime] = []
+    fast_runs: list[datetime] = []
+
+    async def slow(now: datetime) -> None:
+        slow_runs.append(now)
+        await release.wait()
+
+    async def fast(now: datetime) -> None:
+        fast_runs.append(now)
+
+    bot.add_scheduled_job("slow", slow)
+    bot.add_scheduled_job("fast", fast)
+    first, second = datetime(2026, 5, 1, 12, tzinfo=UTC), datetime(2026, 5, 1, 12, 0, 30, tzinfo=UTC)
+    running = asyncio.create_task(bot.run_scheduled(first))
+    await spin(lambda: len(fast_runs) == 1)
+    assert fast_runs == slow_runs == [first]
+    assert not running.done()  # run_scheduled returns only when every lane is done
+    await bot._tick()  # the interval job: the busy lane is not started again, the free one is
+    await spin(lambda: len(fast_runs) == 2)
+    assert len(fast_runs) == 2
+    assert len(slow_runs) == 1
+    release.set()
+    await running
+    await bot.run_scheduled(second)
+    assert slow_runs[-1] == fast_runs[-1] == second
 
 
 async def test_scheduler_ticks_every_30_seconds_and_stops_on_close(env: simcord.Env) -> None:

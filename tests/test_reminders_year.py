@@ -85,8 +85,9 @@ class RecordingChannel:
         self._log = log
         self._clock = clock
 
-    async def send(self, content: str, *, embed: Any, view: Any) -> Any:
+    async def send(self, content: str, *, embed: Any, view: Any, nonce: str) -> Any:
         assert content
+        assert 0 < len(nonce) <= 25
         assert embed.title
         assert len(view.children) == 4
         self._log[self.id].append(self._clock[0])

@@ -199,12 +199,18 @@ def pause_reason_text(reminder: Reminder) -> str:
         return f"I could not send you a direct message{since}: Discord says you do not accept DMs from me."
     if reminder.paused is PauseReason.LEFT_SERVER:
         return f"Paused{since}: you were no longer a member of this server."
+    if reminder.paused is PauseReason.UNREADABLE:
+        return (f"Paused{since}: I could not build your reminder from your saved progress (a stored date or "
+                "value I cannot read, for example a done date far in the past).")
     return f"Your reminders are paused{since}."
 
 
 def pause_fix_text(reminder: Reminder) -> str:
     if reminder.paused is PauseReason.LEFT_SERVER:
         return f"**To turn them back on:** run {example_set(reminder.schedule)} here. Your setting is kept."
+    if reminder.paused is PauseReason.UNREADABLE:
+        return ("**To fix it:** check your progress with `/progress` and correct or re-import the odd date "
+                f"(`/data export`, then `/data import`), then run {example_set(reminder.schedule)}.")
     return ("**To fix it:** open this server's menu → **Privacy Settings** → turn on **Direct Messages** "
             f"(or allow DMs in User Settings → Privacy & Safety), then run {example_set(reminder.schedule)} "
             "to turn reminders back on.")
