@@ -99,7 +99,8 @@ class Announcements(commands.Cog):
         sent, so /undo + /redo, a re-import or a restart never announce it again. A hidden member, or a server
         without a milestones channel, gets no announcement then, and none later. A failed announcement is
         recorded for /config show and not tried again (it would arrive out of its moment). A role is given once;
-        one that could not be given is tried again the next time the member completes that milestone.
+        one that could not be given is tried again the next time the member completes that milestone. A hidden
+        member gets no role (roles show in the member list); after showing again, the next completion gives it.
         """
         plan = self.bot.plan
         done = completions(plan, result.before.done, result.after.done)
@@ -123,7 +124,7 @@ class Announcements(commands.Cog):
                                       reason=problem)
             if problem:
                 await record_failure(self.bot.db, guild_id, "milestone_post", now, problem)
-        for milestone in reached:
+        for milestone in reached if result.after.visible else ():  # a role shows in the member list: not while hidden
             role_id = settings.roles.get(milestone)
             if role_id is None or not await claim_role(self.bot.db, guild_id, user_id, milestone, role_id, now=now):
                 continue

@@ -89,12 +89,12 @@ async def test_a_hidden_member_is_not_announced_even_after_showing_again(env: si
     await set_visible(env, world.guild.id, world.alice.id, False)
     await finish_phase_1(world, world.alice)
     assert announcements(hall) == []
-    assert role_grants(env, world, world.alice, role) == 1  # the role is still given
+    assert role_grants(env, world, world.alice, role) == 0  # a role shows in the member list: not while hidden
 
     await set_visible(env, world.guild.id, world.alice.id, True)
     await undo_redo(world, world.alice, 3)  # re-completing is not a new moment to announce
     assert announcements(hall) == []
-    assert role_grants(env, world, world.alice, role) == 1
+    assert role_grants(env, world, world.alice, role) == 1  # visible again: the role comes with the next completion
 
 
 async def test_a_failed_announcement_is_shown_and_not_repeated(env: simcord.Env, world: World,
