@@ -204,9 +204,8 @@ class Progress(commands.Cog):
         await interaction.response.defer(ephemeral=private, thinking=True)
         series = daily_series(done_times, tz, today)
         pace = expected_by_day(series.days, cohort.expected, self.bot.plan.total) if cohort else None
-        title = f"Steps done · days in {tz.key}"
         chart, calendar = await asyncio.gather(
-            asyncio.to_thread(progress_chart, series, self.bot.plan.total, pace, title),
+            asyncio.to_thread(progress_chart, series, self.bot.plan.total, pace, "Steps done", tz.key),
             asyncio.to_thread(activity_calendar, activity_grid(done_times, tz, today), "Activity calendar",
                               tz.key))
         embed.set_image(url="attachment://progress.png")
