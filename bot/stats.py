@@ -1,4 +1,5 @@
-"""Progress statistics: pace, forecast finish, the cumulative series a chart draws. Pure Python, no Discord.
+"""Progress statistics: pace, forecast finish, the per-day series and calendar the charts draw. Pure Python,
+no Discord.
 
 Every function takes the instant or day it reasons about as an argument.
 """
@@ -41,14 +42,6 @@ def forecast_finish(remaining: int, pace: float, today: date) -> date | None:
     if pace <= 0:
         return None
     return today + timedelta(days=math.ceil(remaining / pace * 7))
-
-
-def cumulative_series(done_times: Iterable[datetime], now: datetime | None = None) -> list[tuple[datetime, int]]:
-    """(instant, steps done so far) at each step done, in time order, plus a last point at `now` if later."""
-    points = [(t, index) for index, t in enumerate(sorted(done_times), start=1)]
-    if now is not None and points and now > points[-1][0]:
-        points.append((now, points[-1][1]))
-    return points
 
 
 # ---------------------------------------------------------------------------------------------- charts
