@@ -61,12 +61,12 @@ async def main() -> None:
         grid = activity_grid(times, TZ, today)
         rows.append((f"steps chart: {name}", time_calls(lambda s=series, p=pace: progress_chart(s, 80, p, "Steps done",
                                                                                                  TZ.key))))
-        rows.append((f"calendar: {name}", time_calls(lambda g=grid: activity_calendar(g, "Activity calendar",
+        rows.append((f"calendar: {name}", time_calls(lambda g=grid: activity_calendar(g, "Activity",
                                                                                        TZ.key))))
         if name == "26 weeks, 80 steps":
             OUT.mkdir(exist_ok=True)
             (OUT / "progress-chart.png").write_bytes(progress_chart(series, 80, pace, "Steps done", TZ.key))
-            (OUT / "activity-calendar.png").write_bytes(activity_calendar(grid, "Activity calendar", TZ.key))
+            (OUT / "activity-calendar.png").write_bytes(activity_calendar(grid, "Activity", TZ.key))
     print_table(f"Image rendering alone, one call at a time ({RUNS} runs each; target p99 < 150 ms)", rows)
     walls, lag = await progress_with_stall_probe(render=True)
     walls_off, lag_off = await progress_with_stall_probe(render=False)

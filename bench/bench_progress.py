@@ -132,7 +132,7 @@ async def _render(times: list[Any], now: Any, total: int) -> None:
     zone = ZoneInfo("UTC")
     today = local_date(now, zone)
     progress_chart(daily_series(times, zone, today), total, None, "Steps done", "UTC")
-    activity_calendar(activity_grid(times, zone, today), "Activity calendar", "UTC")
+    activity_calendar(activity_grid(times, zone, today), "Activity", "UTC")
 
 
 def _verdict(bot_side: dict[str, list[float]], chart: list[float]) -> None:

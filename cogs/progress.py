@@ -206,7 +206,7 @@ class Progress(commands.Cog):
         pace = expected_by_day(series.days, cohort.expected, self.bot.plan.total) if cohort else None
         chart, calendar = await asyncio.gather(
             asyncio.to_thread(progress_chart, series, self.bot.plan.total, pace, "Steps done", tz.key),
-            asyncio.to_thread(activity_calendar, activity_grid(done_times, tz, today), "Activity calendar",
+            asyncio.to_thread(activity_calendar, activity_grid(done_times, tz, today), "Activity",
                               tz.key))
         embed.set_image(url="attachment://progress.png")
         activity = discord.Embed(colour=embed.colour).set_image(url="attachment://activity.png")

@@ -36,8 +36,11 @@ GOAL_HEX = "#A3A9B2"
 CALENDAR_LEVELS = ("#34363C", "#274B85", "#3569BF", "#5B8DEF", "#A8C4FF")  # 0, 1, 2, 3, 4+ steps
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-PROGRESS_SIZE = (800, 432)  # 800 px wide: Discord shows embed images at about 400-520 px, so crisp at 2x
-CALENDAR_SIZE = (800, 288)
+# 800 px wide: Discord shows an embed's image about 400 px wide, so it is crisp at 2x, and text must be
+# about 20 px here to read like Discord's own small text there.
+PROGRESS_SIZE = (800, 444)
+CALENDAR_SIZE = (800, 324)
+TITLE_PX, LABEL_PX, SMALL_PX = 30, 20, 19
 
 
 def _nice_ticks(top: int, most: int) -> list[int]:
@@ -55,7 +58,7 @@ def _day_label(day: date, previous: date | None) -> str:
     return f"{MONTHS[day.month - 1]} {day.day}"
 
 
-def _date_ticks(days: Sequence[date], slot: float, min_gap: float = 64) -> tuple[list[int], list[str]]:
+def _date_ticks(days: Sequence[date], slot: float, min_gap: float = 96) -> tuple[list[int], list[str]]:
     """Day indexes to label and their labels: every 2nd day, or Mondays (every 1st, 2nd or 4th, whichever
     leaves `min_gap` pixels between labels), always ending with "today"."""
     count = len(days)
@@ -128,41 +131,38 @@ def _blend(front: str, back: str, alpha: float) -> str:
 def progress_chart(series: DailySeries, total: int, pace: Sequence[int] | None = None, title: str = "",
                    zone: str = "") -> bytes:
     """Steps done per local day (bars, below) and in total (a line, above) against the plan's total and, when
-    the server has a cohort, the pace it expects. With no step done, a short note instead of empty axes.
-
-    Drawn with Pillow directly: every line is horizontal or vertical (steps, bars, grid), so pixels are
-    exact without antialiasing, at a tenth of what the same picture costs through matplotlib."""
+    the server has a cohort, the pace it expects. With no step done, a short note instead of empty axes."""
     width, height = PROGRESS_SIZE
     canvas = _Canvas(width, height)
-    canvas.text((28, 32), title or "Steps done", size=21, colour=TEXT_HEX, bold=True)
+    canvas.text((28, 38), title or "Steps done", size=TITLE_PX, colour=TEXT_HEX, bold=True)
     if zone:
-        canvas.text((width - 28, 32), f"days in {zone}", size=15, anchor="rm")
+        canvas.text((width - 28, 38), f"days in {zone}", size=LABEL_PX, anchor="rm")
     if series.done == 0:
-        canvas.text((width / 2, height / 2 - 8), "No steps done yet", size=26, colour=TEXT_HEX, anchor="mm")
-        canvas.text((width / 2, height / 2 + 34), "Mark one with /done and your chart starts here.", size=17,
+        canvas.text((width / 2, height / 2 - 10), "No steps done yet", size=34, colour=TEXT_HEX, anchor="mm")
+        canvas.text((width / 2, height / 2 + 36), "Mark one with /done and your chart starts here.", size=22,
                     anchor="mm")
         return canvas.png()
 
-    left, right = 66, 734
-    top, zero = 108, 276  # the running total's panel
-    bars_top, bars_zero = 298, 370  # the per-day panel
+    left, right = 74, 722
+    top, zero = 134, 294  # the running total's panel
+    bars_top, bars_zero = 328, 384  # the per-day panel
     count = len(series.days)
     slot = (right - left) / count
 
-    # Legend, measured so that its entries never run into each other.
+    # The legend, measured so that its entries never run into each other.
     keys: list[tuple[str, str, str]] = [("done in total", LINE_HEX, "line"), ("done that day", BAR_HEX, "bar")]
     paced = [i for i, n in enumerate(pace or []) if n > 0]
     if pace and paced:
         keys.append(("cohort pace", PACE_HEX, "dash"))
-    x = 28.0
+    x, row = 28.0, 88
     for name, colour, kind in keys:
         if kind == "line":
-            canvas.hline(x, x + 28, 72, colour, 4)
+            canvas.hline(x, x + 30, row, colour, 5)
         elif kind == "bar":
-            canvas.draw.rectangle((round(x + 4), 65, round(x + 24), 79), fill=_rgb(colour))
+            canvas.draw.rectangle((round(x + 5), row - 9, round(x + 25), row + 9), fill=_rgb(colour))
         else:
-            canvas.dashed([(x, 72), (x + 28, 72)], colour, 3, 10, 5)
-        x += 36 + canvas.text((x + 36, 72), name, size=15) + 28
+            canvas.dashed([(x, row), (x + 30, row)], colour, 3, 11, 5)
+        x += 40 + canvas.text((x + 40, row), name, size=LABEL_PX) + 32
 
     ceiling = max(total, series.done, max(pace) if pace else 0, 1) * 1.08
 
@@ -179,30 +179,30 @@ def progress_chart(series: DailySeries, total: int, pace: Sequence[int] | None =
             points += [(left + i * slot, y), (left + (i + 1) * slot, y)]
         return points
 
-    # Above: grid, the filled running total, the cohort's pace, the plan's total.
+    # Above: the grid, the filled running total, the cohort's pace, the plan's total.
     line = steps(series.cumulative)
     canvas.draw.polygon([*line, (right, zero), (left, zero)], fill=_rgb(_blend(LINE_HEX, CARD_HEX, 0.14)))
     for value in _nice_ticks(int(ceiling / 1.08), 4):
         y = y_total(value)
         canvas.hline(left, right, y, GRID_HEX)
-        canvas.text((left - 10, y), str(value), anchor="rm")
+        canvas.text((left - 10, y), str(value), size=LABEL_PX, anchor="rm")
     goal = y_total(total)
-    for dot in range(left, right, 6):
-        canvas.draw.rectangle((dot, round(goal) - 1, dot + 1, round(goal)), fill=_rgb(GOAL_HEX))
-    canvas.text((left + 6, goal - 6), f"plan: {total} steps", size=13, anchor="ls")
+    for dot in range(left, right, 7):
+        canvas.draw.rectangle((dot, round(goal) - 1, dot + 2, round(goal) + 1), fill=_rgb(GOAL_HEX))
+    canvas.text((left + 6, goal - 8), f"plan: {total} steps", size=SMALL_PX, anchor="ls")
     if pace and paced:
-        canvas.dashed(steps(pace, max(0, paced[0] - 1)), PACE_HEX, 3, 10, 5)
-    canvas.draw.line(line, fill=_rgb(LINE_HEX), width=4, joint="curve")
+        canvas.dashed(steps(pace, max(0, paced[0] - 1)), PACE_HEX, 3, 11, 5)
+    canvas.draw.line(line, fill=_rgb(LINE_HEX), width=5, joint="curve")
     done_y = y_total(series.done)
-    canvas.text((right + 8, done_y), str(series.done), size=17, colour=LINE_HEX, bold=True)
-    if pace and paced and abs(y_total(pace[-1]) - done_y) >= 18:
-        canvas.text((right + 8, y_total(pace[-1])), str(pace[-1]), size=14, colour=PACE_HEX)
+    canvas.text((right + 10, done_y), str(series.done), size=24, colour=LINE_HEX, bold=True)
+    if pace and paced and abs(y_total(pace[-1]) - done_y) >= 24:
+        canvas.text((right + 10, y_total(pace[-1])), str(pace[-1]), size=LABEL_PX, colour=PACE_HEX)
 
     if series.before == 0 and sum(1 for n in series.per_day if n) == 1:  # a first chart: say what it will show
-        note, at = "A first step! Each day with steps done adds a bar below.", ((left + right) / 2, (top + zero) / 2)
-        x0, y0, x1, y1 = canvas.draw.textbbox(at, note, font=_font(15), anchor="mm")
-        canvas.draw.rectangle((x0 - 10, y0 - 6, x1 + 10, y1 + 6), fill=_rgb(CARD_HEX))  # over the grid lines
-        canvas.text(at, note, size=15, anchor="mm")
+        note, at = "A first step! Each active day adds a bar below.", ((left + right) / 2, (top + zero) / 2)
+        x0, y0, x1, y1 = canvas.draw.textbbox(at, note, font=_font(21), anchor="mm")
+        canvas.draw.rectangle((x0 - 12, y0 - 8, x1 + 12, y1 + 8), fill=_rgb(CARD_HEX))  # over the grid lines
+        canvas.text(at, note, size=21, anchor="mm")
 
     # Below: steps done each day.
     most = max(max(series.per_day, default=0), 1)
@@ -210,7 +210,7 @@ def progress_chart(series: DailySeries, total: int, pace: Sequence[int] | None =
     for value in _nice_ticks(most, 2):
         y = bars_zero - value * scale
         canvas.hline(left, right, y, GRID_HEX)
-        canvas.text((left - 10, y), str(value), anchor="rm")
+        canvas.text((left - 10, y), str(value), size=LABEL_PX, anchor="rm")
     half = max(0.5, slot * (0.36 if count <= 60 else 0.42))
     for i, n in enumerate(series.per_day):
         if n:
@@ -218,23 +218,20 @@ def progress_chart(series: DailySeries, total: int, pace: Sequence[int] | None =
             canvas.draw.rectangle((round(c - half), round(bars_zero - n * scale), max(round(c - half),
                                    round(c + half) - 1), bars_zero - 1), fill=_rgb(BAR_HEX))
     for i, label in zip(*_date_ticks(series.days, slot), strict=True):
-        canvas.text((min(centre(i), right + 12 - 24), bars_zero + 12), label, anchor="ma")
+        canvas.text((min(centre(i), right - 14), bars_zero + 12), label, size=LABEL_PX, anchor="ma")
     return canvas.png()
 
 
 def activity_calendar(grid: ActivityGrid, title: str = "", zone: str = "") -> bytes:
     """A GitHub-style heatmap: one column per week (Monday on top), one square per local day, shaded by the
-    steps done that day, with month labels above and a legend below.
-
-    """
+    steps done that day, with month labels above and a legend below."""
     width, height = CALENDAR_SIZE
     canvas = _Canvas(width, height)
     draw = canvas.draw
-    small, medium, bold = _font(14), _font(15), _font(21, bold=True)
     weeks = max(1, len(grid.counts))
     cell = max(4, min(25, 650 // weeks))
     gap = max(1, round(cell * 0.16))
-    left, top = 64, 74
+    left, top = 80, 98
     right = left + weeks * cell
     colours = [_rgb(c) for c in CALENDAR_LEVELS]
     for week, column in enumerate(grid.counts):
@@ -250,29 +247,35 @@ def activity_calendar(grid: ActivityGrid, title: str = "", zone: str = "") -> by
         x, y = left + last // 7 * cell, top + last % 7 * cell
         draw.rounded_rectangle((x, y, x + cell - 1, y + cell - 1), radius=max(1, cell // 6),
                                outline=_rgb(TEXT_HEX), width=2)
-    muted = _rgb(MUTED_HEX)
     for weekday, name in ((0, "Mon"), (2, "Wed"), (4, "Fri")):
-        draw.text((left - 8, top + weekday * cell + cell / 2), name, font=small, fill=muted, anchor="rm")
+        canvas.text((left - 10, top + weekday * cell + cell / 2), name, size=LABEL_PX, anchor="rm")
     for week, label in _month_labels(grid, weeks):
-        draw.text((left + week * cell + gap // 2, top - 8), label, font=small, fill=muted, anchor="ls")
+        canvas.text((left + week * cell + gap // 2, top - 10), label, size=LABEL_PX, anchor="ls")
 
-    baseline = top + 7 * cell + 20
-    draw.text((left + gap // 2, baseline), f"Days in {zone or 'your time zone'} · outlined: today", font=small,
-              fill=muted, anchor="lm")
+    # Below: what the days are, and the legend (right-aligned with the grid).
+    baseline = top + 7 * cell + 26
     square = min(cell, 25)
-    legend = right - len(colours) * square
-    draw.text((legend - 6, baseline), "Less", font=small, fill=muted, anchor="rm")
+    more = canvas.text((right, baseline), "More", size=SMALL_PX, anchor="rm")
+    legend = round(right - more - 8 - len(colours) * square)
     for i, colour in enumerate(colours):
         x = legend + i * square
         draw.rounded_rectangle((x + 2, baseline - square // 2 + 2, x + square - 3, baseline + square // 2 - 2),
                                radius=3, fill=colour)
-    draw.text((right + 6, baseline), "More", font=small, fill=muted, anchor="lm")
+    less = canvas.text((legend - 6, baseline), "Less", size=SMALL_PX, anchor="rm")
+    room = legend - 6 - less - 20 - (left + gap // 2)
+    for note in (f"Days in {zone or 'your time zone'} · outlined: today", f"Days in {zone or 'your time zone'}"):
+        if canvas.draw.textlength(note, font=_font(SMALL_PX)) <= room:
+            canvas.text((left + gap // 2, baseline), note, size=SMALL_PX)
+            break
 
     total, active = grid.total, grid.active_days
-    draw.text((28, 30), title or "Activity", font=bold, fill=_rgb(TEXT_HEX), anchor="lm")
-    summary = (f"{total} step{'s' if total != 1 else ''} on {active} day{'s' if active != 1 else ''} "
-               f"in the last {weeks} weeks" if total else f"No steps done in the last {weeks} weeks yet")
-    draw.text((width - 28, 30), summary, font=medium, fill=muted, anchor="rm")
+    heading = canvas.text((28, 38), title or "Activity", size=TITLE_PX, colour=TEXT_HEX, bold=True)
+    steps, days = f"{total} step{'s' if total != 1 else ''}", f"{active} day{'s' if active != 1 else ''}"
+    for summary in ((f"{steps} on {days} in the last {weeks} weeks", f"{steps} on {days}") if total else
+                    (f"No steps done in the last {weeks} weeks", "No steps done yet")):
+        if canvas.draw.textlength(summary, font=_font(LABEL_PX)) <= width - 56 - heading - 24:
+            canvas.text((width - 28, 38), summary, size=LABEL_PX, anchor="rm")
+            break
     return canvas.png()
 
 
@@ -316,13 +319,13 @@ def _font(size: int, bold: bool = False) -> Any:
 
 def _month_labels(grid: ActivityGrid, weeks: int) -> list[tuple[int, str]]:
     """(week column, label) for each column holding the 1st of a month; the first column gets its month too
-    unless the next label follows within three columns. January shows its year."""
+    unless the next label follows within three columns."""
     labels: list[tuple[int, str]] = []
     for week in range(weeks):
         firsts = [grid.day(week, d) for d in range(7) if grid.day(week, d).day == 1]
         if firsts:
             day = firsts[0]
-            labels.append((week, MONTHS[day.month - 1] + (f" {day.year}" if day.month == 1 else "")))
+            labels.append((week, MONTHS[day.month - 1]))
     first = grid.day(0, 0)
     if not labels or labels[0][0] > 3:
         labels.insert(0, (0, MONTHS[first.month - 1]))
