@@ -164,7 +164,8 @@ def progress_chart(series: DailySeries, total: int, pace: Sequence[int] | None =
             canvas.dashed([(x, row), (x + 30, row)], colour, 3, 11, 5)
         x += 40 + canvas.text((x + 40, row), name, size=LABEL_PX) + 32
 
-    ceiling = max(total, series.done, max(pace) if pace else 0, 1) * 1.08
+    highest = max(total, series.done, max(pace) if pace else 0, 1)
+    ceiling = highest * 1.08
 
     def y_total(value: float) -> float:
         return zero - value / ceiling * (zero - top)
@@ -182,7 +183,7 @@ def progress_chart(series: DailySeries, total: int, pace: Sequence[int] | None =
     # Above: the grid, the filled running total, the cohort's pace, the plan's total.
     line = steps(series.cumulative)
     canvas.draw.polygon([*line, (right, zero), (left, zero)], fill=_rgb(_blend(LINE_HEX, CARD_HEX, 0.14)))
-    for value in _nice_ticks(int(ceiling / 1.08), 4):
+    for value in _nice_ticks(highest, 4):
         y = y_total(value)
         canvas.hline(left, right, y, GRID_HEX)
         canvas.text((left - 10, y), str(value), size=LABEL_PX, anchor="rm")
@@ -207,7 +208,7 @@ def progress_chart(series: DailySeries, total: int, pace: Sequence[int] | None =
     # Below: steps done each day.
     most = max(max(series.per_day, default=0), 1)
     scale = (bars_zero - bars_top) / (most * 1.1)
-    for value in _nice_ticks(most, 2):
+    for value in (0, most):  # the panel is short: its baseline and its tallest bar
         y = bars_zero - value * scale
         canvas.hline(left, right, y, GRID_HEX)
         canvas.text((left - 10, y), str(value), size=LABEL_PX, anchor="rm")
