@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import warnings
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -169,3 +170,22 @@ async def test_charts_render_in_parallel_threads() -> None:
     charts = await asyncio.gather(*(asyncio.to_thread(progress_chart, series, 80, None, f"m{i}") for i in range(4)),
                                   *(asyncio.to_thread(activity_calendar, grid, f"m{i}") for i in range(4)))
     assert all(c.startswith(PNG) for c in charts)
+
+
+@pytest.mark.parametrize("span", [14, 30, 90, 182])
+def test_each_date_label_names_the_day_it_stands_under(span: int) -> None:
+    """grace's old chart put "Jan" under December 21-31; a label here is written from its own day."""
+    from bot.ui.charts import MONTHS, _date_ticks
+
+    today = date(2026, 1, 1)
+    days = [today - timedelta(days=span - 1 - i) for i in range(span)]
+    picks, labels = _date_ticks(days, 648 / span)
+    assert picks[-1] == span - 1
+    assert labels[-1] == "today"
+    month = None
+    for i, label in zip(picks[:-1], labels[:-1], strict=True):
+        *name, number = label.split()
+        month = name[0] if name else month
+        assert (month, int(number)) == (MONTHS[days[i].month - 1], days[i].day)
+    gaps = [b - a for a, b in itertools.pairwise(picks)]
+    assert min(gaps) * 648 / span >= 88  # never two labels on top of each other ("Dec 20" is ~65 px)

@@ -58,7 +58,7 @@ def _day_label(day: date, previous: date | None) -> str:
     return f"{MONTHS[day.month - 1]} {day.day}"
 
 
-def _date_ticks(days: Sequence[date], slot: float, min_gap: float = 96) -> tuple[list[int], list[str]]:
+def _date_ticks(days: Sequence[date], slot: float, min_gap: float = 88) -> tuple[list[int], list[str]]:
     """Day indexes to label and their labels: every 2nd day, or Mondays (every 1st, 2nd or 4th, whichever
     leaves `min_gap` pixels between labels), always ending with "today"."""
     count = len(days)
@@ -87,7 +87,6 @@ class _Canvas:
         self.image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
         self.image.paste(_rgb(CARD_HEX), (0, 0), _card_mask(width, height))
         self.draw = ImageDraw.Draw(self.image)
-        self.width, self.height = width, height
 
     def text(self, xy: tuple[float, float], text: str, *, size: int = 14, colour: str = MUTED_HEX,
              anchor: str = "lm", bold: bool = False) -> float:
@@ -103,19 +102,17 @@ class _Canvas:
     def dashed(self, points: Sequence[tuple[float, float]], colour: str, width: int, on: float,
                off: float) -> None:
         """A dashed polyline of horizontal and vertical segments, the pattern running on across corners."""
-        phase = 0.0
+        period, start = on + off, 0.0
         for (x0, y0), (x1, y1) in itertools.pairwise(points):
             length = abs(x1 - x0) + abs(y1 - y0)
-            at = 0.0
-            while at < length:
-                in_on = phase < on
-                step = min(length - at, (on - phase) if in_on else (on + off - phase))
-                if in_on and step > 0:
-                    a, b = at / length, (at + step) / length
-                    self.draw.line((x0 + (x1 - x0) * a, y0 + (y1 - y0) * a, x0 + (x1 - x0) * b,
-                                    y0 + (y1 - y0) * b), fill=_rgb(colour), width=width)
-                at += step
-                phase = (phase + step) % (on + off)
+            if length > 0:
+                for k in range(int(start // period), int((start + length) // period) + 1):
+                    lo, hi = max(start, k * period), min(start + length, k * period + on)
+                    if lo < hi:
+                        a, b = (lo - start) / length, (hi - start) / length
+                        self.draw.line((x0 + (x1 - x0) * a, y0 + (y1 - y0) * a, x0 + (x1 - x0) * b,
+                                        y0 + (y1 - y0) * b), fill=_rgb(colour), width=width)
+            start += length
 
     def png(self) -> bytes:
         buffer = io.BytesIO()
@@ -248,23 +245,30 @@ def activity_calendar(grid: ActivityGrid, title: str = "", zone: str = "") -> by
         x, y = left + last // 7 * cell, top + last % 7 * cell
         draw.rounded_rectangle((x, y, x + cell - 1, y + cell - 1), radius=max(1, cell // 6),
                                outline=_rgb(TEXT_HEX), width=2)
+    label_px = LABEL_PX if cell >= 20 else 14  # a calendar of many weeks has smaller cells
     for weekday, name in ((0, "Mon"), (2, "Wed"), (4, "Fri")):
-        canvas.text((left - 10, top + weekday * cell + cell / 2), name, size=LABEL_PX, anchor="rm")
+        canvas.text((left - 10, top + weekday * cell + cell / 2), name, size=label_px, anchor="rm")
+    free = 0.0
     for week, label in _month_labels(grid, weeks):
-        canvas.text((left + week * cell + gap // 2, top - 10), label, size=LABEL_PX, anchor="ls")
+        x = left + week * cell + gap // 2
+        if x >= free:  # never one month's name over another's
+            free = x + canvas.text((x, top - 10), label, size=label_px, anchor="ls") + 8
 
     # Below: what the days are, and the legend (right-aligned with the grid).
     baseline = top + 7 * cell + 26
     square = min(cell, 25)
-    more = canvas.text((right, baseline), "More", size=SMALL_PX, anchor="rm")
-    legend = round(right - more - 8 - len(colours) * square)
+    edge = max(right, width - 70)  # a short calendar (few weeks) still has its legend at the right
+    more = canvas.text((edge, baseline), "More", size=SMALL_PX, anchor="rm")
+    legend = round(edge - more - 8 - len(colours) * square)
     for i, colour in enumerate(colours):
         x = legend + i * square
         draw.rounded_rectangle((x + 2, baseline - square // 2 + 2, x + square - 3, baseline + square // 2 - 2),
                                radius=3, fill=colour)
     less = canvas.text((legend - 6, baseline), "Less", size=SMALL_PX, anchor="rm")
     room = legend - 6 - less - 20 - (left + gap // 2)
-    for note in (f"Days in {zone or 'your time zone'} · outlined: today", f"Days in {zone or 'your time zone'}"):
+    place = zone or "your time zone"
+    for note in (f"Days in {place} · outlined: today", f"Days in {place}",
+                 f"Days in {place.rsplit('/', 1)[-1].replace('_', ' ')}"):
         if canvas.draw.textlength(note, font=_font(SMALL_PX)) <= room:
             canvas.text((left + gap // 2, baseline), note, size=SMALL_PX)
             break
