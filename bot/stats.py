@@ -1,4 +1,5 @@
-"""Progress statistics: pace, forecast finish, the cumulative series a chart draws. Pure Python, no Discord.
+"""Progress statistics: pace, forecast finish, the per-day series and calendar the charts draw. Pure Python,
+no Discord.
 
 Every function takes the instant or day it reasons about as an argument.
 """
@@ -6,9 +7,11 @@ Every function takes the instant or day it reasons about as an argument.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 PACE_WINDOW = timedelta(weeks=4)
 MIN_PACE_WINDOW = timedelta(weeks=1)
@@ -41,12 +44,104 @@ def forecast_finish(remaining: int, pace: float, today: date) -> date | None:
     return today + timedelta(days=math.ceil(remaining / pace * 7))
 
 
-def cumulative_series(done_times: Iterable[datetime], now: datetime | None = None) -> list[tuple[datetime, int]]:
-    """(instant, steps done so far) at each step done, in time order, plus a last point at `now` if later."""
-    points = [(t, index) for index, t in enumerate(sorted(done_times), start=1)]
-    if now is not None and points and now > points[-1][0]:
-        points.append((now, points[-1][1]))
-    return points
+# ---------------------------------------------------------------------------------------------- charts
+
+CHART_MIN_DAYS = 14  # the daily chart always shows at least two weeks
+CHART_MAX_DAYS = 182  # and at most 26 weeks; steps done before count in its starting total
+CALENDAR_WEEKS = 26
+
+
+def safe_local_date(instant: datetime, tz: ZoneInfo) -> date:
+    """The member's local day of `instant`; date.min / date.max when the instant is so near the ends of the
+    datetime range that converting it overflows (a year-1 or year-9999 value an old database may hold)."""
+    try:
+        return instant.astimezone(tz).date()
+    except (OverflowError, ValueError):
+        return date.min if instant.year < 5000 else date.max
+
+
+def local_day_counts(done_times: Iterable[datetime], tz: ZoneInfo, today: date) -> Counter[date]:
+    """Steps done per local day in `tz`. A day after `today` (a clock ahead, a far-future value) counts on
+    `today`: the step is done, so it counts, but never on a day that has not come."""
+    counts: Counter[date] = Counter()
+    for instant in done_times:
+        counts[min(safe_local_date(instant, tz), today)] += 1
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class DailySeries:
+    """What the progress chart draws: consecutive local days ending today, steps done on each, and the
+    running total at the end of each day (which includes `before`, the steps done before the first day)."""
+
+    days: list[date]
+    per_day: list[int]
+    cumulative: list[int]
+    before: int
+
+    @property
+    def done(self) -> int:
+        return self.cumulative[-1] if self.cumulative else self.before
+
+
+def daily_series(done_times: Iterable[datetime], tz: ZoneInfo, today: date, min_days: int = CHART_MIN_DAYS,
+                 max_days: int = CHART_MAX_DAYS) -> DailySeries:
+    """Bucket done instants into the member's local days, from their first day (at least `min_days` and at
+    most `max_days` back) to `today`. Days out of the window never stretch it: older ones count in `before`."""
+    counts = local_day_counts(done_times, tz, today)
+    earliest = today - timedelta(days=max_days - 1)
+    first = min((day for day in counts if day >= earliest), default=today)
+    start = max(earliest, min(first, today - timedelta(days=min_days - 1)))
+    days = [start + timedelta(days=i) for i in range((today - start).days + 1)]
+    before = sum(n for day, n in counts.items() if day < start)
+    per_day = [counts.get(day, 0) for day in days]
+    cumulative: list[int] = []
+    running = before
+    for n in per_day:
+        running += n
+        cumulative.append(running)
+    return DailySeries(days, per_day, cumulative, before)
+
+
+def expected_by_day(days: Iterable[date], expected: Callable[[date, int], int], total: int) -> list[int]:
+    """A cohort's expected steps on each day (`Cohort.expected`), for the chart's pace line."""
+    return [expected(day, total) for day in days]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityGrid:
+    """A calendar heatmap: `counts[week][weekday]` steps done on `start + 7*week + weekday` days (start is a
+    Monday); days after `today` are None (not drawn)."""
+
+    start: date
+    today: date
+    counts: list[list[int | None]]
+
+    def day(self, week: int, weekday: int) -> date:
+        return self.start + timedelta(days=7 * week + weekday)
+
+    @property
+    def total(self) -> int:
+        return sum(n or 0 for week in self.counts for n in week)
+
+    @property
+    def active_days(self) -> int:
+        return sum(1 for week in self.counts for n in week if n)
+
+
+def activity_grid(done_times: Iterable[datetime], tz: ZoneInfo, today: date,
+                  weeks: int = CALENDAR_WEEKS) -> ActivityGrid:
+    """The last `weeks` weeks (Monday first, the last one holding `today`) of steps done per local day."""
+    counts = local_day_counts(done_times, tz, today)
+    start = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
+    grid: list[list[int | None]] = []
+    for week in range(weeks):
+        column: list[int | None] = []
+        for weekday in range(7):
+            day = start + timedelta(days=7 * week + weekday)
+            column.append(None if day > today else counts.get(day, 0))
+        grid.append(column)
+    return ActivityGrid(start, today, grid)
 
 
 def percent(done: int, total: int) -> int:

@@ -16,10 +16,10 @@ from bot.errors import UserError
 from bot.marking import clean_note, done_target, start_target
 from bot.plan import Plan, Step
 from bot.progress import MemberProgress, Status, completions, streaks
-from bot.stats import cumulative_series, summarize
+from bot.stats import activity_grid, daily_series, expected_by_day, summarize
 from bot.timeutil import local_date
 from bot.ui import progress_views as views
-from bot.ui.charts import progress_chart
+from bot.ui.charts import activity_calendar, progress_chart
 from bot.ui.plan_views import escape, step_choices
 from db.community import get_cohort
 from db.progress import ChangeResult, StepChange, change_member, history_depth, load_member, redo, undo
@@ -163,7 +163,7 @@ class Progress(commands.Cog):
     # ------------------------------------------------------------------ the card
 
     @app_commands.command(name="progress", description="Your progress card (or another member's): totals, "
-                                                       "phases, streak, pace and a chart")
+                                                       "phases, streak, pace, charts")
     @app_commands.describe(member="Whose progress to show (default: yours)")
     @app_commands.guild_only()
     async def progress(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
@@ -188,19 +188,31 @@ class Progress(commands.Cog):
         summary = summarize(self.bot.plan.total, (s.status for s in data.states.values()), done_times, now, today)
         embed = views.progress_embed(self.bot.plan, name, data, summary, streaks(done_times, tz, today),
                                      avatar=target.display_avatar.url)
-        if cohort := await get_cohort(self.bot.db, guild_id):
+        cohort = await get_cohort(self.bot.db, guild_id)
+        if cohort:
             server_tz = await get_guild_timezone(self.bot.db, guild_id, self.bot.settings.tz)
             status = cohort_status(cohort, data.done_count, local_date(now, server_tz), self.bot.plan.total)
             embed.add_field(name="Cohort pace", value=describe_cohort(status), inline=False)
         private = not data.visible  # a hidden member looking at themselves: only they see it
         if not (self.render_charts and done_times):
+            if self.render_charts:
+                whose = "your" if yourself else "their"
+                embed.add_field(name="Charts", value=f"A chart of {whose} steps per day and {whose} activity "
+                                f"calendar appear here after {whose} first `/done`.", inline=False)
             await interaction.response.send_message(embed=embed, ephemeral=private)
             return
         await interaction.response.defer(ephemeral=private, thinking=True)
-        png = await asyncio.to_thread(progress_chart, cumulative_series(done_times, now), self.bot.plan.total,
-                                      f"{target.display_name}: steps done over time")
+        series = daily_series(done_times, tz, today)
+        pace = expected_by_day(series.days, cohort.expected, self.bot.plan.total) if cohort else None
+        chart, calendar = await asyncio.gather(
+            asyncio.to_thread(progress_chart, series, self.bot.plan.total, pace, "Steps done", tz.key),
+            asyncio.to_thread(activity_calendar, activity_grid(done_times, tz, today), "Activity",
+                              tz.key))
         embed.set_image(url="attachment://progress.png")
-        await interaction.followup.send(embed=embed, file=discord.File(io.BytesIO(png), "progress.png"),
+        activity = discord.Embed(colour=embed.colour).set_image(url="attachment://activity.png")
+        await interaction.followup.send(embeds=[embed, activity],
+                                        files=[discord.File(io.BytesIO(chart), "progress.png"),
+                                               discord.File(io.BytesIO(calendar), "activity.png")],
                                         ephemeral=private)
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import simcord
+from PIL import Image
 from simcord import actors as simcord_actors
 from simcord.enums import AppCommandType, InteractionType
 from simcord.results import InteractionResult
 
+from bot.community import Cohort
 from bot.progress import Status
+from bot.ui.charts import CALENDAR_SIZE, PROGRESS_SIZE
+from db.community import set_cohort
 from db.progress import StepChange, apply_changes, history_depth, load_member
 from db.settings import set_guild_timezone
 from tests.conftest import World
@@ -29,6 +34,12 @@ async def statuses(env: simcord.Env, world: World, member: simcord.MemberActor) 
 async def seed(env: simcord.Env, world: World, member: simcord.MemberActor, *changes: StepChange,
                at: datetime = START) -> None:
     await apply_changes(env.bot.db, world.guild.id, member.id, changes, at, default_tz=ZoneInfo("UTC"))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
 
 
 def listen(env: simcord.Env) -> list[tuple[int, int, Any]]:
@@ -238,9 +249,37 @@ async def test_progress_card_with_chart(env: simcord.Env, world: World) -> None:
     assert len(embed.fields) <= 25
     assert all(len(f.value or "") <= 1024 for f in embed.fields)
     assert embed.image.url == "attachment://progress.png"
-    [attachment] = r.response.attachments
-    assert attachment.filename == "progress.png"
-    assert (await attachment.read()).startswith(b"\x89PNG\r\n\x1a\n")
+    assert r.response.embeds[1].image.url == "attachment://activity.png"
+    assert [a.filename for a in r.response.attachments] == ["progress.png", "activity.png"]
+    chart, calendar = [await a.read() for a in r.response.attachments]
+    assert png_size(chart) == PROGRESS_SIZE
+    assert png_size(calendar) == CALENDAR_SIZE
+
+
+async def test_progress_charts_far_from_utc_with_a_cohort_and_dates_out_of_range(env: simcord.Env,
+                                                                                  world: World) -> None:
+    """/progress attaches the chart and the calendar for a member in UTC+14 on a server with a cohort, even
+    when an old database holds a year-1 and a year-9999 done date (failed before: one image, no calendar)."""
+    await set_guild_timezone(env.bot.db, world.guild.id, "Pacific/Kiritimati")
+    await set_cohort(env.bot.db, world.guild.id, Cohort(date(2025, 12, 1), 5.0))
+    await seed(env, world, world.alice, *(StepChange(n, Status.DONE) for n in (1, 2, 3)),
+               at=START - timedelta(hours=1))
+    async with env.bot.db.transaction() as conn:
+        await conn.execute("UPDATE progress SET done_at = ? WHERE user_id = ? AND step = 1",
+                           ("0001-01-01T00:00:00.000000+00:00", world.alice.id))
+        await conn.execute("UPDATE progress SET done_at = ? WHERE user_id = ? AND step = 2",
+                           ("9999-12-31T23:59:59.000000+00:00", world.alice.id))
+    r = await world.alice.slash(world.channel, "progress")
+    assert not r.ephemeral
+    card, activity = r.response.embeds
+    assert "**3/80** steps done" in (card.description or "")
+    assert "Cohort pace" in {f.name for f in card.fields}
+    assert (card.image.url, activity.image.url) == ("attachment://progress.png", "attachment://activity.png")
+    chart, calendar = [await a.read() for a in r.response.attachments]
+    assert (png_size(chart), png_size(calendar)) == (PROGRESS_SIZE, CALENDAR_SIZE)
+    await world.bob.slash(world.channel, "done")  # another member's card is fine beside alice's odd rows
+    r = await world.alice.slash(world.channel, "progress", member=world.bob)
+    assert len(r.response.attachments) == 2
 
 
 async def test_progress_streak_uses_the_server_time_zone(env: simcord.Env, world: World) -> None:
@@ -272,6 +311,7 @@ async def test_progress_with_only_skips_has_no_forecast_and_no_chart(env: simcor
     assert fields["Forecast finish"].startswith("Not enough activity yet")
     assert fields["Pace"] == "–"
     assert r.response.attachments == []
+    assert "appear here after your first `/done`" in fields["Charts"]  # an empty state, not an empty chart
 
 
 async def test_progress_of_another_member_respects_privacy(env: simcord.Env, world: World) -> None:

@@ -1,4 +1,4 @@
-"""bot.stats: pace, forecast, cumulative series, percent, summary."""
+"""bot.stats: pace, forecast, percent, summary (the chart helpers are tested in test_charts.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.stats import cumulative_series, forecast_finish, pace_per_week, percent, summarize
+from bot.stats import forecast_finish, pace_per_week, percent, summarize
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -40,16 +40,6 @@ def test_pace_per_week(times: list[datetime], expected: float) -> None:
 ])
 def test_forecast_finish(remaining: int, pace: float, expected: date | None) -> None:
     assert forecast_finish(remaining, pace, date(2026, 3, 1)) == expected
-
-
-@pytest.mark.parametrize(("times", "now", "expected"), [
-    ([], NOW, []),
-    (days_ago(1), None, [(NOW - timedelta(days=1), 1)]),
-    (days_ago(1, 3), NOW, [(NOW - timedelta(days=3), 1), (NOW - timedelta(days=1), 2), (NOW, 2)]),
-    (days_ago(0), NOW, [(NOW, 1)]),  # no extra point when the last step is now
-])
-def test_cumulative_series(times: list[datetime], now: datetime | None, expected: list[tuple[datetime, int]]) -> None:
-    assert cumulative_series(times, now) == expected
 
 
 @pytest.mark.parametrize(("done", "total", "expected"), [(0, 80, 0), (1, 80, 1), (79, 80, 98), (80, 80, 100),
