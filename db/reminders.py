@@ -8,10 +8,11 @@ due instants together, so a tick that runs again, or after a restart, never send
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,8 @@ from bot.reminders import (
 )
 from db.database import Database, from_db, from_db_opt, to_db
 from db.progress import ensure_member
+
+log = logging.getLogger(__name__)
 
 SENT_RECORD_DAYS = 35  # sent-records older than this are pruned: they only guard the recent days
 
@@ -512,12 +515,43 @@ async def progress_of(db: Database, members: Iterable[tuple[int, int]]) -> dict[
                 part = users[start : start + 500]
                 sql = _PROGRESS_SQL + ",".join("?" * len(part)) + ")"  # placeholders only
                 rows = cursor.execute(sql, (guild_id, *part))
-                for user_id, step, status, note, updated_at, done_at in rows:
-                    found[(guild_id, user_id)][step] = StepState(step, _STATUS[status], note, from_db(updated_at),
-                                                                 from_db(done_at) if done_at else None)
+                for user_id, *row in rows:
+                    state = _readable_state(guild_id, user_id, tuple(row))
+                    if state is not None:
+                        found[(guild_id, user_id)][step] = state
         return found
 
     return await db.run_sync(load, write=False)
+
+
+_UNREADABLE_SINCE = datetime(2000, 1, 1, tzinfo=UTC)  # stands in for an unreadable `updated_at`
+
+
+def _readable_instant(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        instant = from_db(text)
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else None
+
+
+def _readable_state(guild_id: int, user_id: int, row: tuple[object, ...]) -> StepState | None:
+    """One stored progress row as a StepState, whatever an old database holds: an unreadable date is left out
+    (the step keeps its status), an unknown status or step leaves the row out. One bad row never stops another
+    member's reminder, nor this member's."""
+    step, status, note, updated_at, done_at = row
+    if not isinstance(step, int) or status not in _STATUS:
+        log.warning("progress row of member %s in guild %s is unreadable (step %r, status %r); left out",
+                    user_id, guild_id, step, status)
+        return None
+    done = _readable_instant(done_at) if done_at is not None else None
+    if done_at is not None and done is None:
+        log.warning("done date %r of step %s, member %s in guild %s is unreadable; left out", done_at, step,
+                    user_id, guild_id)
+    return StepState(step, _STATUS[str(status)], note if isinstance(note, str) else None,
+                     _readable_instant(updated_at) or _UNREADABLE_SINCE, done)
 
 
 _PROGRESS_SQL = ("SELECT user_id, step, status, note, updated_at, done_at FROM progress "

@@ -208,14 +208,15 @@ async def test_a_refused_role_edit_is_recorded(env: simcord.Env, world: World, a
     assert "(403): Missing Permissions" in failure.message
 
 
-async def test_hidden_members_get_their_role_without_an_announcement(env: simcord.Env, world: World,
+async def test_hidden_members_get_neither_an_announcement_nor_a_role(env: simcord.Env, world: World,
                                                                      admin: simcord.MemberActor) -> None:
+    """A role shows in the member list, so it would tell everyone a hidden member's phase."""
     hall, role = await setup_milestones(env, world, admin)
     await mark_done(env, world.guild.id, world.alice.id, [1], T0)
     await set_visible(env, world.guild.id, world.alice.id, False)
     await mark_done(env, world.guild.id, world.alice.id, [2, 3, 4], T0, dispatch=True)
     assert bot_posts(hall) == []
-    assert role.id in await roles_of(env, world, world.alice)
+    assert role.id not in await roles_of(env, world, world.alice)
 
 
 # ---------------------------------------------------------------- joining a server

@@ -23,7 +23,7 @@ import pytest
 from bot.config import Settings
 from bot.plan import Plan
 from bot.reminders import DeliveryKind, PauseReason, Schedule, SendWindow, delivery_nonce
-from bot.services.reminders import DmsClosed, ReminderDispatcher, ReminderMessage
+from bot.services.reminders import DmsClosed, ReminderDispatcher, ReminderMessage, Unbuildable
 from db import reminders as store
 from db.database import Database, to_db
 
@@ -191,13 +191,10 @@ async def test_one_members_failure_never_aborts_or_repeats_anyone_elses_dm(db: D
 
 async def test_a_member_whose_dm_cannot_be_built_is_paused_and_the_others_get_theirs(
         db: Database, plan: Plan, caplog: pytest.LogCaptureFixture) -> None:
-    """Before: streaks() raised OverflowError for a done date in year 1 and bob and carol got a DM every tick."""
+    """Before: an exception while building one member's DM aborted the chunk; bob and carol got a DM every tick."""
     discord = FakeDiscord()
     await remind(db, discord, ALICE, BOB, CAROL, zone="America/New_York", at=time(4))
-    async with db.transaction() as conn:  # what an old import could store
-        await conn.execute("INSERT INTO progress (guild_id, user_id, step, status, updated_at, done_at) "
-                           "VALUES (?, ?, 1, 'done', ?, '0001-01-01T00:00:00.000000+00:00')",
-                           (G, ALICE, to_db(utc(2026, 1, 1))))
+    discord.faults[ALICE] = Unbuildable("embed field too long")  # what the renderer raises for alice's data
     tick = dispatcher(db, plan, discord)
     with caplog.at_level(logging.ERROR, logger="bot.services.reminders"):
         for seconds in range(0, 200, 30):
@@ -210,7 +207,28 @@ async def test_a_member_whose_dm_cannot_be_built_is_paused_and_the_others_get_th
     assert reminder.schedule.at == time(4)  # kept
     [row] = await store.deliveries_of(db, G, ALICE)
     assert row["state"] == "failed"
-    assert "OverflowError" in str(row["reason"])
+    assert "embed field too long" in str(row["reason"])
+
+
+@pytest.mark.parametrize("done_at", ["0001-01-01T00:00:00.000000+00:00", "9999-12-31T23:59:59.000000+00:00",
+                                     "not a date", "2026-01-01T00:00:00"])
+async def test_odd_stored_dates_neither_break_nor_repeat_anyones_reminder(db: Database, plan: Plan,
+                                                                          done_at: str) -> None:
+    """Before: a year-1 done date made streaks() raise, a garbage one made the chunk's progress read raise;
+    bob and carol got a DM every tick. Now the odd date is left out and everyone gets one DM."""
+    discord = FakeDiscord()
+    await remind(db, discord, ALICE, BOB, CAROL, zone="America/New_York", at=time(4))
+    async with db.transaction() as conn:  # what an old import could store
+        await conn.execute("INSERT INTO progress (guild_id, user_id, step, status, updated_at, done_at) "
+                           "VALUES (?, ?, 1, 'done', ?, ?)", (G, ALICE, to_db(utc(2026, 1, 1)), done_at))
+    tick = dispatcher(db, plan, discord)
+    for seconds in range(0, 200, 30):
+        await tick.run_due(T9 + timedelta(seconds=seconds))
+    assert [len(discord.dms(u)) for u in (ALICE, BOB, CAROL)] == [1, 1, 1]
+    assert discord.dms(ALICE)[0].kind is DeliveryKind.DAILY
+    reminder = await store.get_reminder(db, G, ALICE)
+    assert reminder is not None
+    assert reminder.paused is None
 
 
 async def test_closed_dms_pause_and_other_reminders_go_on(db: Database, plan: Plan) -> None:
