@@ -518,7 +518,7 @@ async def progress_of(db: Database, members: Iterable[tuple[int, int]]) -> dict[
                 for user_id, *row in rows:
                     state = _readable_state(guild_id, user_id, tuple(row))
                     if state is not None:
-                        found[(guild_id, user_id)][step] = state
+                        found[(guild_id, user_id)][state.step] = state
         return found
 
     return await db.run_sync(load, write=False)
