@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 PACE_WINDOW = timedelta(weeks=4)
 MIN_PACE_WINDOW = timedelta(weeks=1)
@@ -47,6 +47,23 @@ def cumulative_series(done_times: Iterable[datetime], now: datetime | None = Non
     if now is not None and points and now > points[-1][0]:
         points.append((now, points[-1][1]))
     return points
+
+
+CHART_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def chart_series(done_times: Iterable[datetime], now: datetime) -> list[tuple[datetime, int]]:
+    """`cumulative_series` for the chart: a done time before 2000 or after `now` (a year-1 or year-9999 date an
+    old database may hold) still counts in the totals after it, but is not a point of its own, so the time axis
+    stays a few years wide (matplotlib cannot draw year 1 with the padding around it)."""
+    points = cumulative_series(done_times)
+    if not points:
+        return []
+    drawn = [(t, n) for t, n in points if CHART_EARLIEST <= t <= now]
+    so_far = sum(1 for t, _ in points if t <= now)
+    if not drawn or now > drawn[-1][0]:
+        drawn.append((now, so_far))
+    return drawn
 
 
 def percent(done: int, total: int) -> int:

@@ -141,8 +141,16 @@ def next_occurrence(after: datetime, at: time, tz: ZoneInfo, weekdays: frozenset
 
 
 def local_date(instant: datetime, tz: ZoneInfo) -> date:
+    """The day on the wall calendar of `tz` at `instant`.
+
+    An instant within a day of the ends of the calendar (a year-1 or year-9999 done date an old database may
+    hold) can have no local date in `tz`: its UTC date stands in, so reading such a row never raises.
+    """
     _require_aware(instant)
-    return instant.astimezone(tz).date()
+    try:
+        return instant.astimezone(tz).date()
+    except OverflowError:
+        return instant.astimezone(UTC).date()
 
 
 def period_start(now: datetime, tz: ZoneInfo, period: Period) -> datetime | None:

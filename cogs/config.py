@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.community import next_slot, parse_cohort, parse_schedule
+from bot.community import PACE_MAX, PACE_MIN, next_slot, parse_cohort, parse_schedule
 from bot.errors import UserError
 from bot.timeutil import local_date, resolve_timezone, search_timezones
 from bot.ui.community_views import config_embed, missing_send
@@ -136,20 +136,23 @@ class Config(commands.GroupCog, group_name="config", group_description="Server s
 
     @app_commands.command(name="cohort", description="A shared schedule: /progress then says who is on pace")
     @app_commands.describe(start="First day, YYYY-MM-DD (or 'off' to remove the cohort)",
-                           pace="Steps per week, such as 5")
+                           pace="Steps per week, such as 5 (the plan must be done within 10 years)")
     @admin_only
-    async def cohort(self, interaction: discord.Interaction, start: str, pace: float = 5.0) -> None:
+    async def cohort(self, interaction: discord.Interaction, start: app_commands.Range[str, 1, 40],
+                     pace: app_commands.Range[float, PACE_MIN, PACE_MAX] = 5.0) -> None:
         guild_id, _ = await self._tz_guild(interaction)
         if start.strip().casefold() == "off":
             await set_cohort(self.bot.db, guild_id, None)
             await interaction.response.send_message("The cohort schedule is removed.", ephemeral=True)
             return
         total = self.bot.plan.total
-        cohort = parse_cohort(start, pace, total)
+        tz = await get_guild_timezone(self.bot.db, guild_id, self.bot.settings.tz)
+        cohort = parse_cohort(start, pace, total, local_date(self.bot.clock(), tz))
+        end = cohort.end(total)  # within 10 years: parse_cohort makes sure
         await set_cohort(self.bot.db, guild_id, cohort)
         await interaction.response.send_message(
             f"✅ Cohort from {cohort.start.isoformat()} at {cohort.pace:g} steps a week: all {total} steps by "
-            f"{cohort.end(total).isoformat()}. `/progress` now tells each member whether they are on pace.",
+            f"{end.isoformat() if end else '?'}. `/progress` now tells each member whether they are on pace.",
             ephemeral=True)
 
     @app_commands.command(name="show", description="Every setting, and the last failure of each automatic post")

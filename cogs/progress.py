@@ -16,7 +16,7 @@ from bot.errors import UserError
 from bot.marking import clean_note, done_target, start_target
 from bot.plan import Plan, Step
 from bot.progress import MemberProgress, Status, completions, streaks
-from bot.stats import cumulative_series, summarize
+from bot.stats import chart_series, summarize
 from bot.timeutil import local_date
 from bot.ui import progress_views as views
 from bot.ui.charts import progress_chart
@@ -197,7 +197,7 @@ class Progress(commands.Cog):
             await interaction.response.send_message(embed=embed, ephemeral=private)
             return
         await interaction.response.defer(ephemeral=private, thinking=True)
-        png = await asyncio.to_thread(progress_chart, cumulative_series(done_times, now), self.bot.plan.total,
+        png = await asyncio.to_thread(progress_chart, chart_series(done_times, now), self.bot.plan.total,
                                       f"{target.display_name}: steps done over time")
         embed.set_image(url="attachment://progress.png")
         await interaction.followup.send(embed=embed, file=discord.File(io.BytesIO(png), "progress.png"),

@@ -7,6 +7,8 @@ ranks and totals; never the raw progress rows.
 
 from __future__ import annotations
 
+import logging
+import math
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
@@ -22,6 +24,8 @@ from bot.paging import page_slice
 from bot.progress import Status
 from bot.timeutil import Period, parse_hhmm, period_key
 from db.database import Database, from_db, from_db_opt, to_db
+
+log = logging.getLogger(__name__)
 
 FAILURE_KINDS = ("leaderboard_post", "milestone_post", "milestone_role")
 
@@ -220,9 +224,20 @@ def _schedule(row: Any) -> PostSchedule:
 
 
 def _cohort(row: Any) -> Cohort | None:
-    if not row["cohort_start"] or not row["cohort_pace"]:
+    """The stored cohort, or None when there is none or what is stored is not one (an old database may hold a
+    start that is not a date, or a pace that is not a positive number): nobody's command fails over it."""
+    start, pace = row["cohort_start"], row["cohort_pace"]
+    if not start or pace is None:
         return None
-    return Cohort(date.fromisoformat(row["cohort_start"]), float(row["cohort_pace"]))
+    try:
+        cohort = Cohort(date.fromisoformat(str(start)), float(pace))
+    except (TypeError, ValueError):
+        log.warning("ignoring the stored cohort of guild %s: start %r, pace %r", row["guild_id"], start, pace)
+        return None
+    if not (math.isfinite(cohort.pace) and cohort.pace > 0):
+        log.warning("ignoring the stored cohort of guild %s: pace %r", row["guild_id"], pace)
+        return None
+    return cohort
 
 
 async def get_settings(db: Database, guild_id: int) -> CommunitySettings:
@@ -250,7 +265,8 @@ async def get_settings(db: Database, guild_id: int) -> CommunitySettings:
 
 async def get_cohort(db: Database, guild_id: int) -> Cohort | None:
     """The server's cohort schedule, for /progress (None when the server has none)."""
-    row = await db.fetchone("SELECT cohort_start, cohort_pace FROM community_settings WHERE guild_id = ?", (guild_id,))
+    row = await db.fetchone("SELECT guild_id, cohort_start, cohort_pace FROM community_settings WHERE guild_id = ?",
+                            (guild_id,))
     return _cohort(row) if row else None
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.stats import cumulative_series, forecast_finish, pace_per_week, percent, summarize
+from bot.stats import chart_series, cumulative_series, forecast_finish, pace_per_week, percent, summarize
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -50,6 +50,17 @@ def test_forecast_finish(remaining: int, pace: float, expected: date | None) -> 
 ])
 def test_cumulative_series(times: list[datetime], now: datetime | None, expected: list[tuple[datetime, int]]) -> None:
     assert cumulative_series(times, now) == expected
+
+
+def test_chart_series_is_the_cumulative_series_without_points_before_2000_or_after_now() -> None:
+    """A year-1 and a year-9999 done date (an old database) count, but draw no point: matplotlib raised before."""
+    year_1, year_9999 = datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC)
+    times = [*days_ago(1, 3), year_1, year_9999]
+    assert chart_series(times, NOW) == [(NOW - timedelta(days=3), 2), (NOW - timedelta(days=1), 3), (NOW, 3)]
+    assert chart_series([year_1], NOW) == [(NOW, 1)]
+    assert chart_series([year_9999], NOW) == [(NOW, 0)]
+    assert chart_series(days_ago(1, 3), NOW) == cumulative_series(days_ago(1, 3), NOW)
+    assert chart_series([], NOW) == []
 
 
 @pytest.mark.parametrize(("done", "total", "expected"), [(0, 80, 0), (1, 80, 1), (79, 80, 98), (80, 80, 100),
