@@ -12,15 +12,14 @@ from bot.errors import UserError
 from bot.timeutil import local_date, resolve_timezone, search_timezones
 from bot.ui.community_views import config_embed, missing_send
 from db.community import (
+    change_timezone,
     get_settings,
-    rebuild_period_counts,
-    reschedule,
     set_cohort,
     set_leaderboard,
     set_milestone_role,
     set_milestones_channel,
 )
-from db.settings import get_guild_timezone, set_guild_timezone
+from db.settings import get_guild_timezone
 
 WEEKDAYS = [app_commands.Choice(name=n, value=n) for n in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]
 SCHEDULES = [app_commands.Choice(name=n, value=n) for n in ("daily", "weekly", "off")]
@@ -76,13 +75,11 @@ class Config(commands.GroupCog, group_name="config", group_description="Server s
             tz = resolve_timezone(timezone)
         except ValueError as error:
             raise UserError(str(error)) from None
-        await set_guild_timezone(self.bot.db, guild_id, tz.key)
-        await rebuild_period_counts(self.bot.db, guild_id, tz)
-        settings = await get_settings(self.bot.db, guild_id)
-        if settings.schedule.kind != "off":
-            await reschedule(self.bot.db, guild_id, next_slot(settings.schedule, self.bot.clock(), tz))
+        # Recounting a big server's weeks and months can take longer than Discord's 3 seconds: answer first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await change_timezone(self.bot.db, guild_id, tz, self.bot.clock())
         local = self.bot.clock().astimezone(tz)
-        await interaction.response.send_message(
+        await interaction.followup.send(
             f"✅ The server's time zone is now `{tz.key}` (it is {local:%H:%M} there). Weeks and months on the "
             "leaderboard and the scheduled posts follow it.", ephemeral=True)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import sqlite3
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,10 +18,19 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from bot.community import Buddy, Cohort, OwnStanding, PostSchedule, Ranked, ScheduleKind, period_storage_key
+from bot.community import (
+    Buddy,
+    Cohort,
+    OwnStanding,
+    PostSchedule,
+    Ranked,
+    ScheduleKind,
+    next_slot,
+    period_storage_key,
+)
 from bot.paging import page_slice
 from bot.progress import Status
-from bot.timeutil import Period, parse_hhmm, period_key
+from bot.timeutil import Period, day_period_key, local_day_starts, parse_hhmm
 from db.database import Database, from_db, from_db_opt, to_db
 
 log = logging.getLogger(__name__)
@@ -149,23 +157,103 @@ async def on_pace(db: Database, guild_id: int, expected: int) -> tuple[int, int]
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+DONE_AT_SHAPE = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*"  # a stored done_at we can key (GLOB)
+
+_REBUILD_SETUP = (
+    "CREATE TEMP TABLE IF NOT EXISTS rebuild_day_starts (utc_start TEXT PRIMARY KEY, week TEXT NOT NULL, "
+    "month TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TEMP TABLE IF NOT EXISTS rebuild_counts (period TEXT NOT NULL, user_id INTEGER NOT NULL, "
+    "done_count INTEGER NOT NULL, reached_at TEXT NOT NULL, PRIMARY KEY (period, user_id)) WITHOUT ROWID",
+    "DELETE FROM temp.rebuild_day_starts",
+    "DELETE FROM temp.rebuild_counts",
+)
+
+# Each done row's local day is the latest local-day start at or before it (one index probe); its week and
+# month are that day's. Counted per (period, member) once, for weeks and months both.
+_REBUILD_COUNT = (
+    "INSERT INTO temp.rebuild_counts (period, user_id, done_count, reached_at) "
+    "WITH keyed AS MATERIALIZED (SELECT p.user_id, p.done_at, "
+    " (SELECT d.utc_start FROM temp.rebuild_day_starts d WHERE d.utc_start <= p.done_at "
+    "  ORDER BY d.utc_start DESC LIMIT 1) AS day_start "
+    " FROM progress p WHERE p.guild_id = :g AND p.status = 'done' AND p.done_at GLOB :shape), "
+    "days AS MATERIALIZED (SELECT k.user_id, k.done_at, d.week, d.month FROM keyed k "
+    " JOIN temp.rebuild_day_starts d ON d.utc_start = k.day_start) "
+    "SELECT week, user_id, COUNT(*), MAX(done_at) FROM days GROUP BY week, user_id "
+    "UNION ALL SELECT month, user_id, COUNT(*), MAX(done_at) FROM days GROUP BY month, user_id"
+)
+
+# Only rows that change are written, so the triggers (visible copy, rank_counts) run for those alone: a new
+# zone moves only the done times near a local midnight into another week or month.
+_REBUILD_APPLY = (
+    "DELETE FROM period_counts WHERE guild_id = :g AND NOT EXISTS (SELECT 1 FROM temp.rebuild_counts c "
+    " WHERE c.period = period_counts.period AND c.user_id = period_counts.user_id)",
+    "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at) "
+    "SELECT :g, period, user_id, done_count, reached_at FROM temp.rebuild_counts WHERE true "
+    "ON CONFLICT (guild_id, period, user_id) DO UPDATE SET done_count = excluded.done_count, "
+    "reached_at = excluded.reached_at "
+    "WHERE done_count IS NOT excluded.done_count OR reached_at IS NOT excluded.reached_at",
+)
+
+
+def _utc_days(raw: sqlite3.Connection, guild_id: int) -> list[date]:
+    """The distinct UTC calendar days of the server's done rows (a few hundred: the days people studied)."""
+    days = []
+    for (text,) in raw.execute(
+            "SELECT DISTINCT substr(done_at, 1, 10) FROM progress WHERE guild_id = ? AND status = 'done' "
+            "AND done_at GLOB ?", (guild_id, DONE_AT_SHAPE)):
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:  # a malformed date an old database may hold: its rows find no day and count nowhere
+            log.warning("guild %s has a done date that is not a date: %r", guild_id, text)
+    return days
+
+
+def rebuild_period_counts_sync(raw: sqlite3.Connection, guild_id: int, tz: ZoneInfo) -> None:
+    """Recount every week and month count of a server in `tz`, inside the caller's transaction (run_sync).
+
+    SQL does the per-row work: Python only lists when each local day that has done rows begins (`local_day_starts`:
+    one entry per day, not per row), and SQLite keys and counts the rows against that table. The event loop is
+    never involved (this runs on the database's worker thread, and sqlite releases the GIL while it works).
+    """
+    for statement in _REBUILD_SETUP:
+        raw.execute(statement)
+    starts = local_day_starts(_utc_days(raw, guild_id), tz)
+    raw.executemany("INSERT OR REPLACE INTO temp.rebuild_day_starts (utc_start, week, month) VALUES (?, ?, ?)",
+                    [(to_db(at), day_period_key(day, "week"), day_period_key(day, "month"))
+                     for at, day in starts.items()])
+    raw.execute(_REBUILD_COUNT, {"g": guild_id, "shape": DONE_AT_SHAPE})
+    for statement in _REBUILD_APPLY:
+        raw.execute(statement, {"g": guild_id})
+    raw.execute("DELETE FROM temp.rebuild_day_starts")
+    raw.execute("DELETE FROM temp.rebuild_counts")
+
+
 async def rebuild_period_counts(db: Database, guild_id: int, tz: ZoneInfo) -> None:
-    """Recompute every period count of a server in `tz` (after the server's time zone changed)."""
-    async with db.transaction() as conn:
-        rows = await conn.execute_fetchall(
-            "SELECT user_id, done_at FROM progress WHERE guild_id = ? AND status = 'done' AND done_at IS NOT NULL",
-            (guild_id,),
-        )
-        counts: dict[tuple[str, int], list[datetime]] = defaultdict(list)
-        for user_id, done_at in rows:
-            moment = from_db(done_at)
-            counts[(period_key(moment, tz, "week"), int(user_id))].append(moment)
-            counts[(period_key(moment, tz, "month"), int(user_id))].append(moment)
-        await conn.execute("DELETE FROM period_counts WHERE guild_id = ?", (guild_id,))
-        await conn.executemany(
-            "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at) VALUES (?, ?, ?, ?, ?)",
-            [(guild_id, period, user, len(times), to_db(max(times))) for (period, user), times in counts.items()],
-        )
+    """Recompute every period count of a server in `tz`, in one transaction (see `rebuild_period_counts_sync`)."""
+    await db.run_sync(lambda raw: rebuild_period_counts_sync(raw, guild_id, tz))
+
+
+async def change_timezone(db: Database, guild_id: int, tz: ZoneInfo, now: datetime) -> datetime | None:
+    """Set the server's zone, recount its weeks and months in it and move its next leaderboard slot, all in ONE
+    transaction: a failure anywhere (a full disk, a read-only file) leaves the old zone with its old boards.
+
+    Returns the next leaderboard slot (None when posts are off).
+    """
+
+    def change(raw: sqlite3.Connection) -> datetime | None:
+        raw.execute("INSERT INTO guild_settings (guild_id, timezone) VALUES (?, ?) "
+                    "ON CONFLICT (guild_id) DO UPDATE SET timezone = excluded.timezone", (guild_id, tz.key))
+        rebuild_period_counts_sync(raw, guild_id, tz)
+        row = raw.execute("SELECT * FROM community_settings WHERE guild_id = ?", (guild_id,)).fetchone()
+        if row is None:
+            return None
+        upcoming = next_slot(_schedule(row), now, tz)
+        if upcoming is not None:
+            raw.execute("UPDATE community_settings SET leaderboard_next_slot = ? WHERE guild_id = ?",
+                        (to_db(upcoming), guild_id))
+        return upcoming
+
+    return await db.run_sync(change)
 
 
 # ---------------------------------------------------------------------------------------------- buddies
