@@ -7,12 +7,15 @@ ranks and totals; never the raw progress rows.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import sqlite3
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +33,7 @@ from bot.community import (
 )
 from bot.paging import page_slice
 from bot.progress import Status
-from bot.timeutil import Period, day_period_key, local_day_starts, parse_hhmm
+from bot.timeutil import Period, day_period_key, local_day_starts, parse_hhmm, period_key
 from db.database import Database, from_db, from_db_opt, to_db
 
 log = logging.getLogger(__name__)
@@ -157,6 +160,7 @@ async def on_pace(db: Database, guild_id: int, expected: int) -> tuple[int, int]
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+PERIOD_KINDS: tuple[Period, ...] = ("week", "month")
 DONE_AT_SHAPE = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*"  # a stored done_at we can key (GLOB)
 
 _REBUILD_SETUP = (
@@ -233,17 +237,125 @@ async def rebuild_period_counts(db: Database, guild_id: int, tz: ZoneInfo) -> No
     await db.run_sync(lambda raw: rebuild_period_counts_sync(raw, guild_id, tz))
 
 
-async def change_timezone(db: Database, guild_id: int, tz: ZoneInfo, now: datetime) -> datetime | None:
-    """Set the server's zone, recount its weeks and months in it and move its next leaderboard slot, all in ONE
-    transaction: a failure anywhere (a full disk, a read-only file) leaves the old zone with its old boards.
+# What a member's period counts depend on, per member: any write through db.progress changes one of these
+# (rows added or deleted change the count; every rewritten row gets a new updated_at; the done dates' sum and
+# latest catch a done date moved with an older clock).
+_FINGERPRINTS = (
+    "SELECT user_id, COUNT(*), MAX(updated_at), "
+    "TOTAL(CASE WHEN status = 'done' THEN unixepoch(done_at) * (step + 7) END), "
+    "MAX(CASE WHEN status = 'done' THEN done_at END) FROM progress WHERE guild_id = ? GROUP BY user_id"
+)
+_UPSERT_COUNT = (
+    "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (guild_id, period, user_id) DO UPDATE SET done_count = excluded.done_count, "
+    "reached_at = excluded.reached_at"
+)
+Fingerprint = tuple[int, str, float, str | None]
 
+
+def _fingerprints(raw: sqlite3.Connection, guild_id: int) -> dict[int, Fingerprint]:
+    return {int(r[0]): (int(r[1]), str(r[2]), float(r[3]), r[4]) for r in raw.execute(_FINGERPRINTS, (guild_id,))}
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRecount:
+    """A server's week and month counts recounted in a new zone from a snapshot, as changes to the stored ones,
+    with each member's fingerprint in that snapshot (to tell who wrote since)."""
+
+    guild_id: int
+    zone: str
+    upserts: list[tuple[str, int, int, str]]  # (period, user_id, done_count, reached_at)
+    deletes: list[tuple[str, int]]  # (period, user_id)
+    fingerprints: dict[int, Fingerprint]
+
+
+def _recount_in_snapshot(path: Path, guild_id: int, tz: ZoneInfo) -> PeriodRecount:
+    """`rebuild_period_counts_sync`'s counting on a second, read-only connection: no write lock, and not on
+    aiosqlite's worker thread, so every other command keeps going meanwhile. Reads one snapshot (WAL)."""
+    raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        raw.execute("PRAGMA busy_timeout = 5000")
+        raw.execute("BEGIN")
+        fingerprints = _fingerprints(raw, guild_id)
+        for statement in _REBUILD_SETUP:
+            raw.execute(statement)
+        starts = local_day_starts(_utc_days(raw, guild_id), tz)
+        raw.executemany("INSERT OR REPLACE INTO temp.rebuild_day_starts (utc_start, week, month) VALUES (?, ?, ?)",
+                        [(to_db(at), day_period_key(day, "week"), day_period_key(day, "month"))
+                         for at, day in starts.items()])
+        raw.execute(_REBUILD_COUNT, {"g": guild_id, "shape": DONE_AT_SHAPE})
+        upserts = [(str(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in raw.execute(
+            "SELECT n.period, n.user_id, n.done_count, n.reached_at FROM temp.rebuild_counts n "
+            "LEFT JOIN period_counts o ON o.guild_id = :g AND o.period = n.period AND o.user_id = n.user_id "
+            "WHERE o.done_count IS NOT n.done_count OR o.reached_at IS NOT n.reached_at", {"g": guild_id})]
+        deletes = [(str(r[0]), int(r[1])) for r in raw.execute(
+            "SELECT period, user_id FROM period_counts WHERE guild_id = :g AND NOT EXISTS (SELECT 1 FROM "
+            "temp.rebuild_counts c WHERE c.period = period_counts.period AND c.user_id = period_counts.user_id)",
+            {"g": guild_id})]
+        raw.execute("ROLLBACK")
+        return PeriodRecount(guild_id, tz.key, upserts, deletes, fingerprints)
+    finally:
+        raw.close()
+
+
+async def recount_periods(db: Database, guild_id: int, tz: ZoneInfo) -> PeriodRecount:
+    """Count a server's weeks and months in `tz` from a snapshot, off the event loop and off the database's
+    thread (the slow part of a zone change: seconds at 400,000 done steps). Nothing is written."""
+    return await asyncio.to_thread(_recount_in_snapshot, db.path, guild_id, tz)
+
+
+def _recount_members(raw: sqlite3.Connection, guild_id: int, users: Iterable[int], tz: ZoneInfo) -> None:
+    """Recount every week and month of a few members from their rows (those who wrote during the snapshot)."""
+    for user in users:
+        counts: dict[str, list[str]] = defaultdict(list)
+        for (text,) in raw.execute("SELECT done_at FROM progress WHERE guild_id = ? AND user_id = ? AND "
+                                   "status = 'done' AND done_at GLOB ?", (guild_id, user, DONE_AT_SHAPE)):
+            try:
+                moment = from_db(text)
+            except ValueError:
+                continue  # not a date: counts nowhere, as in the full rebuild
+            for kind in PERIOD_KINDS:
+                counts[period_key(moment, tz, kind)].append(text)
+        raw.execute("DELETE FROM period_counts WHERE guild_id = ? AND user_id = ?", (guild_id, user))
+        raw.executemany(_UPSERT_COUNT, [(guild_id, period, user, len(texts), max(texts))
+                                        for period, texts in counts.items()])
+
+
+def _apply_recount(raw: sqlite3.Connection, recount: PeriodRecount, tz: ZoneInfo) -> None:
+    """Write a snapshot's recount inside the caller's transaction; members whose rows changed since the
+    snapshot (their fingerprint differs) are recounted here from their rows instead."""
+    guild_id = recount.guild_id
+    now = _fingerprints(raw, guild_id)
+    changed = {u for u in now.keys() | recount.fingerprints.keys() if now.get(u) != recount.fingerprints.get(u)}
+    raw.executemany("DELETE FROM period_counts WHERE guild_id = ? AND period = ? AND user_id = ?",
+                    [(guild_id, period, user) for period, user in recount.deletes if user not in changed])
+    raw.executemany(_UPSERT_COUNT, [(guild_id, period, user, count, reached)
+                                    for period, user, count, reached in recount.upserts if user not in changed])
+    _recount_members(raw, guild_id, sorted(u for u in changed if u in now), tz)
+
+
+async def change_timezone(db: Database, guild_id: int, tz: ZoneInfo, now: datetime, *,
+                          recount: PeriodRecount | None = None) -> datetime | None:
+    """Set the server's zone, recount its weeks and months in it and move its next leaderboard slot: the
+    writes in ONE transaction, so a failure anywhere (a full disk, a read-only file) leaves the old zone with
+    its old boards.
+
+    The counting happens first, outside that transaction (`recount_periods`, or the `recount` given); the
+    transaction then writes only what changed, and recounts the few members who wrote in between from their
+    rows. So the write lock is held for a scan of fingerprints and the changed rows, not for the whole count.
+    A database in memory (tests) has no second connection: there everything runs inside the transaction.
     Returns the next leaderboard slot (None when posts are off).
     """
+    if recount is None and str(db.path) != ":memory:":
+        recount = await recount_periods(db, guild_id, tz)
 
     def change(raw: sqlite3.Connection) -> datetime | None:
         raw.execute("INSERT INTO guild_settings (guild_id, timezone) VALUES (?, ?) "
                     "ON CONFLICT (guild_id) DO UPDATE SET timezone = excluded.timezone", (guild_id, tz.key))
-        rebuild_period_counts_sync(raw, guild_id, tz)
+        if recount is None or recount.zone != tz.key or recount.guild_id != guild_id:
+            rebuild_period_counts_sync(raw, guild_id, tz)
+        else:
+            _apply_recount(raw, recount, tz)
         row = raw.execute("SELECT * FROM community_settings WHERE guild_id = ?", (guild_id,)).fetchone()
         if row is None:
             return None

@@ -21,9 +21,9 @@ import simcord
 from bot.community import PostSchedule
 from bot.progress import Status
 from bot.timeutil import Period, local_date, local_day_starts, parse_hhmm, period_key
-from db.community import change_timezone, get_settings, rebuild_period_counts, set_leaderboard
+from db.community import change_timezone, get_settings, rebuild_period_counts, recount_periods, set_leaderboard
 from db.database import Database, to_db
-from db.progress import StepChange, apply_changes
+from db.progress import StepChange, apply_changes, undo
 from db.settings import get_guild_timezone
 from tests.community_support import add_admin, bot_of
 from tests.conftest import World
@@ -100,6 +100,37 @@ async def test_the_incremental_counts_after_a_change_agree_with_the_rebuild(db: 
     incremental = await stored(db)
     await rebuild_period_counts(db, G, tz)
     assert await stored(db) == incremental == await recount(db, tz)
+
+
+async def test_members_who_write_while_the_counting_runs_are_recounted_in_the_change(db: Database) -> None:
+    """The counting reads a snapshot without the write lock; whatever members write before the change's
+    transaction (a new done step, an undo, an old done date moved with an older clock, a member forgotten)
+    is caught by their fingerprint and recounted in it."""
+    await seed_random(db, random.Random(12), members=12)
+    tz = ZoneInfo("Asia/Kathmandu")
+    counted = await recount_periods(db, G, tz)
+    await apply_changes(db, G, 1, [StepChange(80, Status.DONE, done_at=datetime(2026, 3, 1, 18, 20, tzinfo=UTC))],
+                        T0, default_tz=UTC_ZONE)  # a new local day the snapshot never saw
+    await undo(db, G, 1, T0, default_tz=UTC_ZONE)
+    await apply_changes(db, G, 13, [StepChange(1, Status.DONE)], T0, default_tz=UTC_ZONE)  # a new member
+    first = await db.fetchone("SELECT step, note FROM progress WHERE guild_id = ? AND user_id = 2 AND "
+                              "status = 'done' ORDER BY step LIMIT 1", (G,))
+    assert first is not None
+    await apply_changes(db, G, 2, [StepChange(int(first[0]), Status.DONE, first[1],
+                                              datetime(2025, 6, 1, 18, 15, tzinfo=UTC))],
+                        T0 - timedelta(days=400), default_tz=UTC_ZONE)  # an older clock than the rows it rewrites
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM members WHERE guild_id = ? AND user_id = 3", (G,))
+    await change_timezone(db, G, tz, T0, recount=counted)
+    assert await stored(db) == await recount(db, tz)
+    assert await rank_counts_drift(db) == []
+
+
+async def test_a_recount_for_another_zone_is_not_applied(db: Database) -> None:
+    await seed_random(db, random.Random(13), members=4)
+    stale = await recount_periods(db, G, ZoneInfo("Asia/Tokyo"))
+    await change_timezone(db, G, ZoneInfo("America/Santiago"), T0, recount=stale)
+    assert await stored(db) == await recount(db, ZoneInfo("America/Santiago"))
 
 
 def test_local_day_starts_split_time_as_local_date_does() -> None:
