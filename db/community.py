@@ -272,7 +272,7 @@ class PeriodRecount:
 def _recount_in_snapshot(path: Path, guild_id: int, tz: ZoneInfo) -> PeriodRecount:
     """`rebuild_period_counts_sync`'s counting on a second, read-only connection: no write lock, and not on
     aiosqlite's worker thread, so every other command keeps going meanwhile. Reads one snapshot (WAL)."""
-    raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    raw = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
     try:
         raw.execute("PRAGMA busy_timeout = 5000")
         raw.execute("BEGIN")
