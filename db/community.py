@@ -253,6 +253,11 @@ _UPSERT_COUNT = (
 Fingerprint = tuple[int, str, float, str | None]
 
 
+def _stored_zone(raw: sqlite3.Connection, guild_id: int) -> str | None:
+    row = raw.execute("SELECT timezone FROM guild_settings WHERE guild_id = ?", (guild_id,)).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
 def _fingerprints(raw: sqlite3.Connection, guild_id: int) -> dict[int, Fingerprint]:
     return {int(r[0]): (int(r[1]), str(r[2]), float(r[3]), r[4]) for r in raw.execute(_FINGERPRINTS, (guild_id,))}
 
@@ -264,6 +269,7 @@ class PeriodRecount:
 
     guild_id: int
     zone: str
+    stored_zone: str | None  # the zone the stored counts were in (guild_settings; None: the default)
     upserts: list[tuple[str, int, int, str]]  # (period, user_id, done_count, reached_at)
     deletes: list[tuple[str, int]]  # (period, user_id)
     fingerprints: dict[int, Fingerprint]
@@ -276,6 +282,7 @@ def _recount_in_snapshot(path: Path, guild_id: int, tz: ZoneInfo) -> PeriodRecou
     try:
         raw.execute("PRAGMA busy_timeout = 5000")
         raw.execute("BEGIN")
+        stored_zone = _stored_zone(raw, guild_id)
         fingerprints = _fingerprints(raw, guild_id)
         for statement in _REBUILD_SETUP:
             raw.execute(statement)
@@ -293,7 +300,7 @@ def _recount_in_snapshot(path: Path, guild_id: int, tz: ZoneInfo) -> PeriodRecou
             "temp.rebuild_counts c WHERE c.period = period_counts.period AND c.user_id = period_counts.user_id)",
             {"g": guild_id})]
         raw.execute("ROLLBACK")
-        return PeriodRecount(guild_id, tz.key, upserts, deletes, fingerprints)
+        return PeriodRecount(guild_id, tz.key, stored_zone, upserts, deletes, fingerprints)
     finally:
         raw.close()
 
@@ -350,12 +357,16 @@ async def change_timezone(db: Database, guild_id: int, tz: ZoneInfo, now: dateti
         recount = await recount_periods(db, guild_id, tz)
 
     def change(raw: sqlite3.Connection) -> datetime | None:
+        # The recount is a difference from the counts it read: it applies only to those, in the same zone
+        # (another change of this server's zone committed in between: count again, here).
+        usable = (recount is not None and recount.guild_id == guild_id and recount.zone == tz.key
+                  and recount.stored_zone == _stored_zone(raw, guild_id))
         raw.execute("INSERT INTO guild_settings (guild_id, timezone) VALUES (?, ?) "
                     "ON CONFLICT (guild_id) DO UPDATE SET timezone = excluded.timezone", (guild_id, tz.key))
-        if recount is None or recount.zone != tz.key or recount.guild_id != guild_id:
-            rebuild_period_counts_sync(raw, guild_id, tz)
-        else:
+        if recount is not None and usable:
             _apply_recount(raw, recount, tz)
+        else:
+            rebuild_period_counts_sync(raw, guild_id, tz)
         row = raw.execute("SELECT * FROM community_settings WHERE guild_id = ?", (guild_id,)).fetchone()
         if row is None:
             return None

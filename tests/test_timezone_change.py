@@ -133,6 +133,18 @@ async def test_a_recount_for_another_zone_is_not_applied(db: Database) -> None:
     assert await stored(db) == await recount(db, ZoneInfo("America/Santiago"))
 
 
+async def test_two_admins_changing_the_zone_at_once_end_in_the_last_zone(db: Database) -> None:
+    """The second change counted before the first one committed: its difference no longer applies."""
+    await seed_random(db, random.Random(14), members=8)
+    tokyo, santiago = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/Santiago")
+    second = await recount_periods(db, G, santiago)
+    await change_timezone(db, G, tokyo, T0)
+    await change_timezone(db, G, santiago, T0, recount=second)
+    assert (await get_guild_timezone(db, G, UTC_ZONE)).key == "America/Santiago"
+    assert await stored(db) == await recount(db, santiago)
+    assert await rank_counts_drift(db) == []
+
+
 def test_local_day_starts_split_time_as_local_date_does() -> None:
     rng = random.Random(4)
     for name in ZONES:
