@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -64,3 +66,37 @@ def bot_side_timer(bot: StepwiseBot) -> Iterator[list[float]]:
         yield samples
     finally:
         tree._call = original
+
+
+class LoopMonitor:
+    """Measures event-loop stalls: a task asks to wake every `tick` seconds and records how late it woke.
+
+    Lateness beyond a millisecond or so means something ran on the loop without yielding (or held the GIL).
+    `async with LoopMonitor() as stalls:` ... then `stalls.samples` (seconds late per wake-up) and `stalls.worst`.
+    """
+
+    def __init__(self, tick: float = 0.002) -> None:
+        self.tick = tick
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(self.tick)
+            self.samples.append(max(0.0, time.perf_counter() - start - self.tick))
+
+    async def __aenter__(self) -> LoopMonitor:
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @property
+    def worst(self) -> float:
+        return max(self.samples, default=0.0)

@@ -167,21 +167,41 @@ def due_slots(pending: datetime, now: datetime, schedule: PostSchedule, tz: Zone
 # ---------------------------------------------------------------------------------------------- cohort
 
 
+COHORT_EARLIEST = date(2000, 1, 1)  # the first start day /config cohort accepts
+COHORT_START_AHEAD = timedelta(days=366)  # how far ahead of today a cohort may start
+COHORT_LONGEST = timedelta(days=3653)  # a cohort must be able to finish the plan within 10 years
+PACE_MIN, PACE_MAX = 0.1, 1000.0  # the range of the typed `pace` option (the plan's size bounds it further)
+
+
 @dataclass(frozen=True, slots=True)
 class Cohort:
     start: date
     pace: float  # steps per week
 
     def expected(self, today: date, total: int) -> int:
-        """Steps a member on pace has done when `today` begins: 0 up to the start day, never above `total`."""
+        """Steps a member on pace has done when `today` begins: 0 up to the start day, never above `total`.
+
+        Total for any pace (a stored one may be tiny or huge): never raises.
+        """
         if today <= self.start:
             return 0
-        days = (today - self.start).days
-        return min(total, math.floor(days * self.pace / 7 + 1e-9))
+        value = (today - self.start).days * self.pace / 7
+        if not math.isfinite(value) or value >= total:
+            return total
+        return max(0, math.floor(value + 1e-9))
 
-    def end(self, total: int) -> date:
-        """The first day on which the whole plan is expected done."""
-        return self.start + timedelta(days=math.ceil(total * 7 / self.pace - 1e-9))
+    def end(self, total: int) -> date | None:
+        """The first day on which the whole plan is expected done; None when no calendar date is (a pace an old
+        database may hold, too slow to finish before year 9999, or not a positive number)."""
+        if not (math.isfinite(self.pace) and self.pace > 0):
+            return None
+        days = total * 7 / self.pace - 1e-9
+        if not math.isfinite(days):
+            return None
+        try:
+            return self.start + timedelta(days=math.ceil(days))
+        except OverflowError:
+            return None
 
 
 class Pace(StrEnum):
@@ -199,21 +219,34 @@ class CohortStatus:
     done: int
     by: int  # how many steps ahead (AHEAD) or behind (BEHIND); 0 otherwise
     starts: date
-    ends: date
+    ends: date | None  # None: not within the calendar (see Cohort.end)
 
 
-def parse_cohort(start: str, pace: float, total: int) -> Cohort:
-    """Validate `/config cohort`; UserError naming what is wrong and what would work."""
+def parse_cohort(start: str, pace: float, total: int, today: date) -> Cohort:
+    """Validate `/config cohort` (`today` in the server's zone); UserError naming what is wrong and what would work.
+
+    The start lies between COHORT_EARLIEST and a year after `today`, and at `pace` the plan is done within 10
+    years, so every date the cohort implies is a real calendar date.
+    """
     try:
         day = date.fromisoformat((start or "").strip())
     except ValueError:
         raise UserError(f"`{start}` is not a date. Use YYYY-MM-DD, for example `2026-02-02`.") from None
+    latest = today + COHORT_START_AHEAD
+    if not COHORT_EARLIEST <= day <= latest:
+        raise UserError(f"A cohort can start from {COHORT_EARLIEST.isoformat()} to a year from today "
+                        f"({latest.isoformat()}), not on {day.isoformat()}.")
     if not math.isfinite(pace) or pace <= 0:
         raise UserError(f"A pace of {pace:g} steps a week would never finish. Use a number above 0, "
                         "for example `pace:5`.")
+    slowest = math.ceil(total * 7 / COHORT_LONGEST.days * 100) / 100  # steps a week to finish within 10 years
     if pace > total:
         raise UserError(f"A pace of {pace:g} steps a week is more than the whole plan ({total} steps). "
-                        f"Use a number from 0.5 to {total}.")
+                        f"Use a number from {slowest:g} to {total}.")
+    if pace < slowest:
+        years = total / pace * 7 / 365.25
+        raise UserError(f"At {pace:g} steps a week the {total} steps would take {years:.0f} years; a cohort must "
+                        f"finish within 10 years. Use a pace of at least {slowest:g}, for example `pace:5`.")
     return Cohort(day, pace)
 
 

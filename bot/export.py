@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.errors import UserError
 from bot.marking import MAX_NOTE
@@ -33,6 +33,8 @@ HEADING_LINE = re.compile(r"^\s*#")
 COMMENT_LINE = re.compile(r"^\s*<!--.*-->\s*$")
 STATUS_NAMES = {"skipped": Status.SKIPPED, "in progress": Status.IN_PROGRESS, "done": Status.DONE}
 MARKER = "<!-- stepwise progress export v1 -->"
+EARLIEST_DONE = datetime(2000, 1, 1, tzinfo=UTC)  # done dates before this are refused
+FUTURE_SLACK = timedelta(days=1)  # done dates up to a day ahead of now pass (a date typed in a zone ahead of UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +80,17 @@ def format_export(plan: Plan, states: Mapping[int, StepState], who: str, where: 
 
 
 def parse_instant(text: str) -> datetime:
-    """'2026-01-03', '2026-01-03T10:00Z' or any ISO 8601 with an offset -> aware UTC. ValueError otherwise."""
+    """'2026-01-03', '2026-01-03T10:00Z' or any ISO 8601 with an offset -> aware UTC.
+
+    ValueError otherwise, also for an instant with no UTC equivalent on the calendar (`0001-01-01T00:00+01:00`).
+    """
     value = datetime.fromisoformat(text.strip())
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)  # a bare date or time is read as UTC
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the calendar in UTC") from None
 
 
 def decode(data: bytes) -> str:
@@ -162,8 +170,11 @@ def _read_detail(entry: dict[str, object], key: str, value: str, line_no: int, p
         except ValueError:
             problems.append(f"line {line_no}: `{_short(value)}` is not a date (use 2026-01-31 or 2026-01-31T18:00Z)")
             return
-        if instant > now:
-            problems.append(f"line {line_no}: the done date {value} is in the future")
+        if instant < EARLIEST_DONE:
+            problems.append(f"line {line_no}: the done date {_short(value)} is before "
+                            f"{EARLIEST_DONE.date().isoformat()}; use the day you did the step")
+        elif instant > now + FUTURE_SLACK:
+            problems.append(f"line {line_no}: the done date {_short(value)} is in the future")
         entry["done_at"] = instant
     elif key == "status":
         status = STATUS_NAMES.get(value.casefold())

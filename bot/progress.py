@@ -10,7 +10,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from bot.plan import Phase, Plan, Step
-from bot.stats import safe_local_date
+from bot.timeutil import local_date
 
 
 class Status(StrEnum):
@@ -110,7 +110,7 @@ def streaks(done_times: Iterable[datetime], tz: ZoneInfo, today: date) -> Streak
     The current streak counts back from today, or from yesterday when nothing
     is done yet today (the day is not over, so the streak is still alive).
     """
-    days = sorted({safe_local_date(t, tz) for t in done_times})  # a year-1/9999 row in an old db never raises
+    days = sorted({local_date(t, tz) for t in done_times})
     if not days:
         return Streak(0, 0)
     longest = run = 1

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.timeutil import local_date
+
 PACE_WINDOW = timedelta(weeks=4)
 MIN_PACE_WINDOW = timedelta(weeks=1)
 
@@ -51,21 +53,12 @@ CHART_MAX_DAYS = 182  # and at most 26 weeks; steps done before count in its sta
 CALENDAR_WEEKS = 26
 
 
-def safe_local_date(instant: datetime, tz: ZoneInfo) -> date:
-    """The member's local day of `instant`; date.min / date.max when the instant is so near the ends of the
-    datetime range that converting it overflows (a year-1 or year-9999 value an old database may hold)."""
-    try:
-        return instant.astimezone(tz).date()
-    except (OverflowError, ValueError):
-        return date.min if instant.year < 5000 else date.max
-
-
 def local_day_counts(done_times: Iterable[datetime], tz: ZoneInfo, today: date) -> Counter[date]:
     """Steps done per local day in `tz`. A day after `today` (a clock ahead, a far-future value) counts on
     `today`: the step is done, so it counts, but never on a day that has not come."""
     counts: Counter[date] = Counter()
     for instant in done_times:
-        counts[min(safe_local_date(instant, tz), today)] += 1
+        counts[min(local_date(instant, tz), today)] += 1
     return counts
 
 

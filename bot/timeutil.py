@@ -7,7 +7,8 @@ aware datetime; nothing here reads the system clock.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterable
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -141,8 +142,16 @@ def next_occurrence(after: datetime, at: time, tz: ZoneInfo, weekdays: frozenset
 
 
 def local_date(instant: datetime, tz: ZoneInfo) -> date:
+    """The day on the wall calendar of `tz` at `instant`.
+
+    An instant within a day of the ends of the calendar (a year-1 or year-9999 done date an old database may
+    hold) can have no local date in `tz`: its UTC date stands in, so reading such a row never raises.
+    """
     _require_aware(instant)
-    return instant.astimezone(tz).date()
+    try:
+        return instant.astimezone(tz).date()
+    except OverflowError:
+        return instant.astimezone(UTC).date()
 
 
 def period_start(now: datetime, tz: ZoneInfo, period: Period) -> datetime | None:
@@ -157,13 +166,40 @@ def period_start(now: datetime, tz: ZoneInfo, period: Period) -> datetime | None
 
 def period_key(instant: datetime, tz: ZoneInfo, period: Period) -> str:
     """A stable label for the local week ('2026-W05', ISO) or month ('2026-02') containing `instant`."""
-    day = local_date(instant, tz)
+    return day_period_key(local_date(instant, tz), period)
+
+
+def day_period_key(day: date, period: Period) -> str:
+    """`period_key` of a local calendar day."""
     if period == "week":
         year, week, _ = day.isocalendar()
         return f"{year}-W{week:02d}"
     if period == "month":
         return f"{day.year}-{day.month:02d}"
     return "all"
+
+
+def local_day_starts(utc_days: Iterable[date], tz: ZoneInfo) -> dict[datetime, date]:
+    """For UTC calendar days: every local day of `tz` that overlaps one, keyed by the UTC instant it begins.
+
+    Sorted by instant, these starts split time into local days: an instant on one of `utc_days` belongs to the
+    local day of the latest start at or before it (what `local_date` says). Lets SQL key many rows by comparing
+    text instead of converting each one. Days at the ends of the calendar (year 1, year 9999), where `local_date`
+    falls back to the UTC date, get UTC days here too.
+    """
+    starts: dict[datetime, date] = {}
+    one_day = timedelta(days=1)
+    for utc_day in utc_days:
+        if utc_day.year in (MINYEAR, MAXYEAR):
+            starts[datetime.combine(utc_day, time(0), UTC)] = utc_day
+            continue
+        begin = datetime.combine(utc_day, time(0), UTC)
+        first, last = local_date(begin, tz), local_date(begin + one_day - timedelta(microseconds=1), tz)
+        day = first
+        while day <= last:
+            starts[local_wall_to_utc(day, time(0), tz)] = day
+            day += one_day
+    return starts
 
 
 def _require_aware(value: datetime) -> None:

@@ -7,20 +7,19 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.community import next_slot, parse_cohort, parse_schedule
+from bot.community import PACE_MAX, PACE_MIN, next_slot, parse_cohort, parse_schedule
 from bot.errors import UserError
 from bot.timeutil import local_date, resolve_timezone, search_timezones
 from bot.ui.community_views import config_embed, missing_send
 from db.community import (
+    change_timezone,
     get_settings,
-    rebuild_period_counts,
-    reschedule,
     set_cohort,
     set_leaderboard,
     set_milestone_role,
     set_milestones_channel,
 )
-from db.settings import get_guild_timezone, set_guild_timezone
+from db.settings import get_guild_timezone
 
 WEEKDAYS = [app_commands.Choice(name=n, value=n) for n in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]
 SCHEDULES = [app_commands.Choice(name=n, value=n) for n in ("daily", "weekly", "off")]
@@ -76,13 +75,11 @@ class Config(commands.GroupCog, group_name="config", group_description="Server s
             tz = resolve_timezone(timezone)
         except ValueError as error:
             raise UserError(str(error)) from None
-        await set_guild_timezone(self.bot.db, guild_id, tz.key)
-        await rebuild_period_counts(self.bot.db, guild_id, tz)
-        settings = await get_settings(self.bot.db, guild_id)
-        if settings.schedule.kind != "off":
-            await reschedule(self.bot.db, guild_id, next_slot(settings.schedule, self.bot.clock(), tz))
+        # Recounting a big server's weeks and months can take longer than Discord's 3 seconds: answer first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await change_timezone(self.bot.db, guild_id, tz, self.bot.clock())
         local = self.bot.clock().astimezone(tz)
-        await interaction.response.send_message(
+        await interaction.followup.send(
             f"✅ The server's time zone is now `{tz.key}` (it is {local:%H:%M} there). Weeks and months on the "
             "leaderboard and the scheduled posts follow it.", ephemeral=True)
 
@@ -136,20 +133,23 @@ class Config(commands.GroupCog, group_name="config", group_description="Server s
 
     @app_commands.command(name="cohort", description="A shared schedule: /progress then says who is on pace")
     @app_commands.describe(start="First day, YYYY-MM-DD (or 'off' to remove the cohort)",
-                           pace="Steps per week, such as 5")
+                           pace="Steps per week, such as 5 (the plan must be done within 10 years)")
     @admin_only
-    async def cohort(self, interaction: discord.Interaction, start: str, pace: float = 5.0) -> None:
+    async def cohort(self, interaction: discord.Interaction, start: app_commands.Range[str, 1, 40],
+                     pace: app_commands.Range[float, PACE_MIN, PACE_MAX] = 5.0) -> None:
         guild_id, _ = await self._tz_guild(interaction)
         if start.strip().casefold() == "off":
             await set_cohort(self.bot.db, guild_id, None)
             await interaction.response.send_message("The cohort schedule is removed.", ephemeral=True)
             return
         total = self.bot.plan.total
-        cohort = parse_cohort(start, pace, total)
+        tz = await get_guild_timezone(self.bot.db, guild_id, self.bot.settings.tz)
+        cohort = parse_cohort(start, pace, total, local_date(self.bot.clock(), tz))
+        end = cohort.end(total)  # within 10 years: parse_cohort makes sure
         await set_cohort(self.bot.db, guild_id, cohort)
         await interaction.response.send_message(
             f"✅ Cohort from {cohort.start.isoformat()} at {cohort.pace:g} steps a week: all {total} steps by "
-            f"{cohort.end(total).isoformat()}. `/progress` now tells each member whether they are on pace.",
+            f"{end.isoformat() if end else '?'}. `/progress` now tells each member whether they are on pace.",
             ephemeral=True)
 
     @app_commands.command(name="show", description="Every setting, and the last failure of each automatic post")

@@ -7,21 +7,36 @@ ranks and totals; never the raw progress rows.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from bot.community import Buddy, Cohort, OwnStanding, PostSchedule, Ranked, ScheduleKind, period_storage_key
+from bot.community import (
+    Buddy,
+    Cohort,
+    OwnStanding,
+    PostSchedule,
+    Ranked,
+    ScheduleKind,
+    next_slot,
+    period_storage_key,
+)
 from bot.paging import page_slice
 from bot.progress import Status
-from bot.timeutil import Period, parse_hhmm, period_key
+from bot.timeutil import Period, day_period_key, local_day_starts, parse_hhmm, period_key
 from db.database import Database, from_db, from_db_opt, to_db
+
+log = logging.getLogger(__name__)
 
 FAILURE_KINDS = ("leaderboard_post", "milestone_post", "milestone_role")
 
@@ -145,23 +160,223 @@ async def on_pace(db: Database, guild_id: int, expected: int) -> tuple[int, int]
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+PERIOD_KINDS: tuple[Period, ...] = ("week", "month")
+DONE_AT_SHAPE = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*"  # a stored done_at we can key (GLOB)
+
+_REBUILD_SETUP = (
+    "CREATE TEMP TABLE IF NOT EXISTS rebuild_day_starts (utc_start TEXT PRIMARY KEY, week TEXT NOT NULL, "
+    "month TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TEMP TABLE IF NOT EXISTS rebuild_counts (period TEXT NOT NULL, user_id INTEGER NOT NULL, "
+    "done_count INTEGER NOT NULL, reached_at TEXT NOT NULL, PRIMARY KEY (period, user_id)) WITHOUT ROWID",
+    "DELETE FROM temp.rebuild_day_starts",
+    "DELETE FROM temp.rebuild_counts",
+)
+
+# Each done row's local day is the latest local-day start at or before it (one index probe); its week and
+# month are that day's. Counted per (period, member) once, for weeks and months both.
+_REBUILD_COUNT = (
+    "INSERT INTO temp.rebuild_counts (period, user_id, done_count, reached_at) "
+    "WITH keyed AS MATERIALIZED (SELECT p.user_id, p.done_at, "
+    " (SELECT d.utc_start FROM temp.rebuild_day_starts d WHERE d.utc_start <= p.done_at "
+    "  ORDER BY d.utc_start DESC LIMIT 1) AS day_start "
+    " FROM progress p WHERE p.guild_id = :g AND p.status = 'done' AND p.done_at GLOB :shape), "
+    "days AS MATERIALIZED (SELECT k.user_id, k.done_at, d.week, d.month FROM keyed k "
+    " JOIN temp.rebuild_day_starts d ON d.utc_start = k.day_start) "
+    "SELECT week, user_id, COUNT(*), MAX(done_at) FROM days GROUP BY week, user_id "
+    "UNION ALL SELECT month, user_id, COUNT(*), MAX(done_at) FROM days GROUP BY month, user_id"
+)
+
+# Only rows that change are written, so the triggers (visible copy, rank_counts) run for those alone: a new
+# zone moves only the done times near a local midnight into another week or month.
+_REBUILD_APPLY = (
+    "DELETE FROM period_counts WHERE guild_id = :g AND NOT EXISTS (SELECT 1 FROM temp.rebuild_counts c "
+    " WHERE c.period = period_counts.period AND c.user_id = period_counts.user_id)",
+    "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at) "
+    "SELECT :g, period, user_id, done_count, reached_at FROM temp.rebuild_counts WHERE true "
+    "ON CONFLICT (guild_id, period, user_id) DO UPDATE SET done_count = excluded.done_count, "
+    "reached_at = excluded.reached_at "
+    "WHERE done_count IS NOT excluded.done_count OR reached_at IS NOT excluded.reached_at",
+)
+
+
+def _utc_days(raw: sqlite3.Connection, guild_id: int) -> list[date]:
+    """The distinct UTC calendar days of the server's done rows (a few hundred: the days people studied)."""
+    days = []
+    for (text,) in raw.execute(
+            "SELECT DISTINCT substr(done_at, 1, 10) FROM progress WHERE guild_id = ? AND status = 'done' "
+            "AND done_at GLOB ?", (guild_id, DONE_AT_SHAPE)):
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:  # a malformed date an old database may hold: its rows find no day and count nowhere
+            log.warning("guild %s has a done date that is not a date: %r", guild_id, text)
+    return days
+
+
+def rebuild_period_counts_sync(raw: sqlite3.Connection, guild_id: int, tz: ZoneInfo) -> None:
+    """Recount every week and month count of a server in `tz`, inside the caller's transaction (run_sync).
+
+    SQL does the per-row work: Python only lists when each local day that has done rows begins (`local_day_starts`:
+    one entry per day, not per row), and SQLite keys and counts the rows against that table. The event loop is
+    never involved (this runs on the database's worker thread, and sqlite releases the GIL while it works).
+    """
+    for statement in _REBUILD_SETUP:
+        raw.execute(statement)
+    starts = local_day_starts(_utc_days(raw, guild_id), tz)
+    raw.executemany("INSERT OR REPLACE INTO temp.rebuild_day_starts (utc_start, week, month) VALUES (?, ?, ?)",
+                    [(to_db(at), day_period_key(day, "week"), day_period_key(day, "month"))
+                     for at, day in starts.items()])
+    raw.execute(_REBUILD_COUNT, {"g": guild_id, "shape": DONE_AT_SHAPE})
+    for statement in _REBUILD_APPLY:
+        raw.execute(statement, {"g": guild_id})
+    raw.execute("DELETE FROM temp.rebuild_day_starts")
+    raw.execute("DELETE FROM temp.rebuild_counts")
+
+
 async def rebuild_period_counts(db: Database, guild_id: int, tz: ZoneInfo) -> None:
-    """Recompute every period count of a server in `tz` (after the server's time zone changed)."""
-    async with db.transaction() as conn:
-        rows = await conn.execute_fetchall(
-            "SELECT user_id, done_at FROM progress WHERE guild_id = ? AND status = 'done' AND done_at IS NOT NULL",
-            (guild_id,),
-        )
-        counts: dict[tuple[str, int], list[datetime]] = defaultdict(list)
-        for user_id, done_at in rows:
-            moment = from_db(done_at)
-            counts[(period_key(moment, tz, "week"), int(user_id))].append(moment)
-            counts[(period_key(moment, tz, "month"), int(user_id))].append(moment)
-        await conn.execute("DELETE FROM period_counts WHERE guild_id = ?", (guild_id,))
-        await conn.executemany(
-            "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at) VALUES (?, ?, ?, ?, ?)",
-            [(guild_id, period, user, len(times), to_db(max(times))) for (period, user), times in counts.items()],
-        )
+    """Recompute every period count of a server in `tz`, in one transaction (see `rebuild_period_counts_sync`)."""
+    await db.run_sync(lambda raw: rebuild_period_counts_sync(raw, guild_id, tz))
+
+
+# What a member's period counts depend on, per member: any write through db.progress changes one of these
+# (rows added or deleted change the count; every rewritten row gets a new updated_at; the done dates' sum and
+# latest catch a done date moved with an older clock).
+_FINGERPRINTS = (
+    "SELECT user_id, COUNT(*), MAX(updated_at), "
+    "TOTAL(CASE WHEN status = 'done' THEN unixepoch(done_at) * (step + 7) END), "
+    "MAX(CASE WHEN status = 'done' THEN done_at END) FROM progress WHERE guild_id = ? GROUP BY user_id"
+)
+_UPSERT_COUNT = (
+    "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (guild_id, period, user_id) DO UPDATE SET done_count = excluded.done_count, "
+    "reached_at = excluded.reached_at"
+)
+Fingerprint = tuple[int, str, float, str | None]
+
+
+def _stored_zone(raw: sqlite3.Connection, guild_id: int) -> str | None:
+    row = raw.execute("SELECT timezone FROM guild_settings WHERE guild_id = ?", (guild_id,)).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def _fingerprints(raw: sqlite3.Connection, guild_id: int) -> dict[int, Fingerprint]:
+    return {int(r[0]): (int(r[1]), str(r[2]), float(r[3]), r[4]) for r in raw.execute(_FINGERPRINTS, (guild_id,))}
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRecount:
+    """A server's week and month counts recounted in a new zone from a snapshot, as changes to the stored ones,
+    with each member's fingerprint in that snapshot (to tell who wrote since)."""
+
+    guild_id: int
+    zone: str
+    stored_zone: str | None  # the zone the stored counts were in (guild_settings; None: the default)
+    upserts: list[tuple[str, int, int, str]]  # (period, user_id, done_count, reached_at)
+    deletes: list[tuple[str, int]]  # (period, user_id)
+    fingerprints: dict[int, Fingerprint]
+
+
+def _recount_in_snapshot(path: Path, guild_id: int, tz: ZoneInfo) -> PeriodRecount:
+    """`rebuild_period_counts_sync`'s counting on a second, read-only connection: no write lock, and not on
+    aiosqlite's worker thread, so every other command keeps going meanwhile. Reads one snapshot (WAL)."""
+    raw = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    try:
+        raw.execute("PRAGMA busy_timeout = 5000")
+        raw.execute("BEGIN")
+        stored_zone = _stored_zone(raw, guild_id)
+        fingerprints = _fingerprints(raw, guild_id)
+        for statement in _REBUILD_SETUP:
+            raw.execute(statement)
+        starts = local_day_starts(_utc_days(raw, guild_id), tz)
+        raw.executemany("INSERT OR REPLACE INTO temp.rebuild_day_starts (utc_start, week, month) VALUES (?, ?, ?)",
+                        [(to_db(at), day_period_key(day, "week"), day_period_key(day, "month"))
+                         for at, day in starts.items()])
+        raw.execute(_REBUILD_COUNT, {"g": guild_id, "shape": DONE_AT_SHAPE})
+        upserts = [(str(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in raw.execute(
+            "SELECT n.period, n.user_id, n.done_count, n.reached_at FROM temp.rebuild_counts n "
+            "LEFT JOIN period_counts o ON o.guild_id = :g AND o.period = n.period AND o.user_id = n.user_id "
+            "WHERE o.done_count IS NOT n.done_count OR o.reached_at IS NOT n.reached_at", {"g": guild_id})]
+        deletes = [(str(r[0]), int(r[1])) for r in raw.execute(
+            "SELECT period, user_id FROM period_counts WHERE guild_id = :g AND NOT EXISTS (SELECT 1 FROM "
+            "temp.rebuild_counts c WHERE c.period = period_counts.period AND c.user_id = period_counts.user_id)",
+            {"g": guild_id})]
+        raw.execute("ROLLBACK")
+        return PeriodRecount(guild_id, tz.key, stored_zone, upserts, deletes, fingerprints)
+    finally:
+        raw.close()
+
+
+async def recount_periods(db: Database, guild_id: int, tz: ZoneInfo) -> PeriodRecount:
+    """Count a server's weeks and months in `tz` from a snapshot, off the event loop and off the database's
+    thread (the slow part of a zone change: seconds at 400,000 done steps). Nothing is written."""
+    return await asyncio.to_thread(_recount_in_snapshot, db.path, guild_id, tz)
+
+
+def _recount_members(raw: sqlite3.Connection, guild_id: int, users: Iterable[int], tz: ZoneInfo) -> None:
+    """Recount every week and month of a few members from their rows (those who wrote during the snapshot)."""
+    for user in users:
+        counts: dict[str, list[str]] = defaultdict(list)
+        for (text,) in raw.execute("SELECT done_at FROM progress WHERE guild_id = ? AND user_id = ? AND "
+                                   "status = 'done' AND done_at GLOB ?", (guild_id, user, DONE_AT_SHAPE)):
+            try:
+                moment = from_db(text)
+            except ValueError:
+                continue  # not a date: counts nowhere, as in the full rebuild
+            for kind in PERIOD_KINDS:
+                counts[period_key(moment, tz, kind)].append(text)
+        raw.execute("DELETE FROM period_counts WHERE guild_id = ? AND user_id = ?", (guild_id, user))
+        raw.executemany(_UPSERT_COUNT, [(guild_id, period, user, len(texts), max(texts))
+                                        for period, texts in counts.items()])
+
+
+def _apply_recount(raw: sqlite3.Connection, recount: PeriodRecount, tz: ZoneInfo) -> None:
+    """Write a snapshot's recount inside the caller's transaction; members whose rows changed since the
+    snapshot (their fingerprint differs) are recounted here from their rows instead."""
+    guild_id = recount.guild_id
+    now = _fingerprints(raw, guild_id)
+    changed = {u for u in now.keys() | recount.fingerprints.keys() if now.get(u) != recount.fingerprints.get(u)}
+    raw.executemany("DELETE FROM period_counts WHERE guild_id = ? AND period = ? AND user_id = ?",
+                    [(guild_id, period, user) for period, user in recount.deletes if user not in changed])
+    raw.executemany(_UPSERT_COUNT, [(guild_id, period, user, count, reached)
+                                    for period, user, count, reached in recount.upserts if user not in changed])
+    _recount_members(raw, guild_id, sorted(u for u in changed if u in now), tz)
+
+
+async def change_timezone(db: Database, guild_id: int, tz: ZoneInfo, now: datetime, *,
+                          recount: PeriodRecount | None = None) -> datetime | None:
+    """Set the server's zone, recount its weeks and months in it and move its next leaderboard slot: the
+    writes in ONE transaction, so a failure anywhere (a full disk, a read-only file) leaves the old zone with
+    its old boards.
+
+    The counting happens first, outside that transaction (`recount_periods`, or the `recount` given); the
+    transaction then writes only what changed, and recounts the few members who wrote in between from their
+    rows. So the write lock is held for a scan of fingerprints and the changed rows, not for the whole count.
+    A database in memory (tests) has no second connection: there everything runs inside the transaction.
+    Returns the next leaderboard slot (None when posts are off).
+    """
+    if recount is None and str(db.path) != ":memory:":
+        recount = await recount_periods(db, guild_id, tz)
+
+    def change(raw: sqlite3.Connection) -> datetime | None:
+        # The recount is a difference from the counts it read: it applies only to those, in the same zone
+        # (another change of this server's zone committed in between: count again, here).
+        usable = (recount is not None and recount.guild_id == guild_id and recount.zone == tz.key
+                  and recount.stored_zone == _stored_zone(raw, guild_id))
+        raw.execute("INSERT INTO guild_settings (guild_id, timezone) VALUES (?, ?) "
+                    "ON CONFLICT (guild_id) DO UPDATE SET timezone = excluded.timezone", (guild_id, tz.key))
+        if recount is not None and usable:
+            _apply_recount(raw, recount, tz)
+        else:
+            rebuild_period_counts_sync(raw, guild_id, tz)
+        row = raw.execute("SELECT * FROM community_settings WHERE guild_id = ?", (guild_id,)).fetchone()
+        if row is None:
+            return None
+        upcoming = next_slot(_schedule(row), now, tz)
+        if upcoming is not None:
+            raw.execute("UPDATE community_settings SET leaderboard_next_slot = ? WHERE guild_id = ?",
+                        (to_db(upcoming), guild_id))
+        return upcoming
+
+    return await db.run_sync(change)
 
 
 # ---------------------------------------------------------------------------------------------- buddies
@@ -220,9 +435,20 @@ def _schedule(row: Any) -> PostSchedule:
 
 
 def _cohort(row: Any) -> Cohort | None:
-    if not row["cohort_start"] or not row["cohort_pace"]:
+    """The stored cohort, or None when there is none or what is stored is not one (an old database may hold a
+    start that is not a date, or a pace that is not a positive number): nobody's command fails over it."""
+    start, pace = row["cohort_start"], row["cohort_pace"]
+    if not start or pace is None:
         return None
-    return Cohort(date.fromisoformat(row["cohort_start"]), float(row["cohort_pace"]))
+    try:
+        cohort = Cohort(date.fromisoformat(str(start)), float(pace))
+    except (TypeError, ValueError):
+        log.warning("ignoring the stored cohort of guild %s: start %r, pace %r", row["guild_id"], start, pace)
+        return None
+    if not (math.isfinite(cohort.pace) and cohort.pace > 0):
+        log.warning("ignoring the stored cohort of guild %s: pace %r", row["guild_id"], pace)
+        return None
+    return cohort
 
 
 async def get_settings(db: Database, guild_id: int) -> CommunitySettings:
@@ -250,7 +476,8 @@ async def get_settings(db: Database, guild_id: int) -> CommunitySettings:
 
 async def get_cohort(db: Database, guild_id: int) -> Cohort | None:
     """The server's cohort schedule, for /progress (None when the server has none)."""
-    row = await db.fetchone("SELECT cohort_start, cohort_pace FROM community_settings WHERE guild_id = ?", (guild_id,))
+    row = await db.fetchone("SELECT guild_id, cohort_start, cohort_pace FROM community_settings WHERE guild_id = ?",
+                            (guild_id,))
     return _cohort(row) if row else None
 
 

@@ -27,8 +27,8 @@ from bot.stats import (
     daily_series,
     expected_by_day,
     local_day_counts,
-    safe_local_date,
 )
+from bot.timeutil import local_date
 from bot.ui.charts import CALENDAR_SIZE, PROGRESS_SIZE, activity_calendar, progress_chart
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -103,8 +103,8 @@ def test_steps_older_than_the_window_count_in_the_starting_total() -> None:
 
 @pytest.mark.parametrize("tz", [UTC_ZONE, HONOLULU, KIRITIMATI], ids=["utc", "honolulu", "kiritimati"])
 def test_year_1_and_year_9999_done_dates_neither_raise_nor_stretch_the_axis(tz: ZoneInfo) -> None:
-    assert safe_local_date(YEAR_1, tz) <= date(1, 1, 2)
-    assert safe_local_date(YEAR_9999, tz) >= date(9999, 12, 30)
+    assert local_date(YEAR_1, tz) <= date(1, 1, 2)
+    assert local_date(YEAR_9999, tz) >= date(9999, 12, 30)
     times = [YEAR_1, YEAR_9999, NOW - timedelta(days=3)]
     series = daily_series(times, tz, TODAY)
     assert len(series.days) == CHART_MIN_DAYS

@@ -143,6 +143,7 @@ def test_a_slot_in_the_future_is_not_due() -> None:
 # ---------------------------------------------------------------- cohort
 
 START = date(2026, 1, 5)
+TODAY = date(2026, 1, 5)
 
 
 @pytest.mark.parametrize(
@@ -212,15 +213,42 @@ def test_cohort_lines_for_progress(done: int, days: int, text: str) -> None:
         ("2026-01-05", -2, "would never finish"),
         ("2026-01-05", float("nan"), "Use a number above 0"),
         ("2026-01-05", 81, "more than the whole plan"),
+        ("2026-01-05", float("inf"), "would never finish"),
+        ("2026-01-05", 0.0001, "would take 15332 years; a cohort must finish within 10 years"),
+        ("2026-01-05", 0.15, "Use a pace of at least 0.16"),
+        ("9999-12-25", 5, "not on 9999-12-25"),
+        ("2027-01-07", 5, "to a year from today (2027-01-06), not on 2027-01-07"),
+        ("1999-12-31", 5, "can start from 2000-01-01"),
+        ("0001-01-01", 0.0001, "can start from 2000-01-01"),
     ],
 )
 def test_bad_cohorts_are_rejected(start: str, pace: float, message: str) -> None:
-    with pytest.raises(UserError, match=message):
-        parse_cohort(start, pace, 80)
+    """Before the bounds, 0.0001 and 9999-12-25 were accepted and Cohort.end then raised OverflowError."""
+    with pytest.raises(UserError) as caught:
+        parse_cohort(start, pace, 80, TODAY)
+    assert message in caught.value.message
 
 
-def test_good_cohort_parses() -> None:
-    assert parse_cohort(" 2026-01-05 ", 2.5, 80) == Cohort(START, 2.5)
+@pytest.mark.parametrize(("start", "pace"), [(" 2026-01-05 ", 2.5), ("2000-01-01", 5), ("2027-01-05", 0.16),
+                                             ("2026-01-05", 80)])
+def test_good_cohort_parses(start: str, pace: float) -> None:
+    cohort = parse_cohort(start, pace, 80, TODAY)
+    assert cohort == Cohort(date.fromisoformat(start.strip()), pace)
+    end = cohort.end(80)
+    assert end is not None
+    assert end - cohort.start <= timedelta(days=3653)
+
+
+@pytest.mark.parametrize(("start", "pace"), [(date(9999, 12, 25), 5.0), (START, 0.0001), (date(1, 1, 1), 1e-300),
+                                             (START, 1e308), (START, float("inf")), (START, -2.0), (START, 0.0)])
+def test_a_stored_cohort_out_of_bounds_never_raises(start: date, pace: float) -> None:
+    """What an old database may hold: the end is None when it is not a calendar date, the rest still answers."""
+    cohort = Cohort(start, pace)
+    end = cohort.end(80)
+    assert end is None or end >= start
+    for today in (date(1, 1, 2), TODAY, date(9999, 12, 31)):
+        assert 0 <= cohort.expected(today, 80) <= 80
+        describe_cohort(cohort_status(cohort, 3, today, 80))
 
 
 def test_on_pace_counts_members_at_or_above_the_expectation() -> None:

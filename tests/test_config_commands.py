@@ -182,14 +182,46 @@ async def test_cohort_is_saved_and_removed(env: simcord.Env, world: World, admin
 
 @pytest.mark.parametrize(
     ("start", "pace", "fragment"),
-    [("2026-02-30", 5, "is not a date"), ("05/01/2026", 5, "YYYY-MM-DD"), ("2026-01-05", 0, "would never finish"),
-     ("2026-01-05", -3, "above 0"), ("2026-01-05", 200, "more than the whole plan")],
+    [("2026-02-30", 5, "is not a date"), ("05/01/2026", 5, "YYYY-MM-DD"),
+     ("2026-01-05", 200, "more than the whole plan"),
+     ("2026-01-05", 0.15, "would take 10 years; a cohort must finish within 10 years. Use a pace of at least 0.16"),
+     ("9999-12-25", 5, "A cohort can start from 2000-01-01 to a year from today (2027-01-02), not on 9999-12-25"),
+     ("2027-01-03", 5, "not on 2027-01-03"), ("1999-12-31", 5, "can start from 2000-01-01"),
+     ("0001-01-01", 5, "can start from 2000-01-01")],
 )
 async def test_bad_cohorts_are_refused(env: simcord.Env, world: World, admin: simcord.MemberActor, start: str,
                                        pace: float, fragment: str) -> None:
+    """Before the bounds, start:9999-12-25 was stored, the admin saw "Something went wrong", and /progress then
+    failed for every member."""
     result = await admin.slash(world.channel, "config cohort", start=start, pace=pace)
     assert_user_error(env, result, fragment)
     assert (await get_settings(bot_of(env).db, world.guild.id)).cohort is None
+    mine = await world.alice.slash(world.channel, "progress")
+    assert mine.response is not None
+    assert mine.response.embeds
+
+
+@pytest.mark.parametrize("pace", [0, -3, 0.0001, 0.09, 1000.5, 1e9])
+async def test_paces_outside_the_typed_range_cannot_be_sent(env: simcord.Env, world: World,
+                                                            admin: simcord.MemberActor, pace: float) -> None:
+    """`pace` is typed 0.1-1000 (Discord's client refuses other numbers); before, pace:0.0001 was stored."""
+    with pytest.raises(simcord.OptionError):
+        await admin.slash(world.channel, "config cohort", start="2026-01-05", pace=pace)
+    assert (await get_settings(bot_of(env).db, world.guild.id)).cohort is None
+
+
+async def test_a_cohort_start_a_year_ahead_in_the_server_zone(env: simcord.Env, world: World,
+                                                             admin: simcord.MemberActor) -> None:
+    """The start's bound counts from today in the server's zone: still 2025-12-31 in Pago Pago (UTC-11)."""
+    accepted = await admin.slash(world.channel, "config cohort", start="2027-01-02", pace=80)
+    assert accepted.response.content.startswith("✅ Cohort from 2027-01-02 at 80 steps a week: all 80 steps by "
+                                                "2027-01-09")
+    await admin.slash(world.channel, "config timezone", timezone="Pacific/Pago_Pago")
+    refused = await admin.slash(world.channel, "config cohort", start="2027-01-02", pace=80)
+    assert_user_error(env, refused, "to a year from today (2027-01-01), not on 2027-01-02")
+    cohort = (await get_settings(bot_of(env).db, world.guild.id)).cohort
+    assert cohort is not None
+    assert cohort.start.isoformat() == "2027-01-02"
 
 
 # ---------------------------------------------------------------- /config show

@@ -153,3 +153,27 @@ def test_plan_import_sorts_changes() -> None:
     assert summary.still_current({**current, 8: StepState(8, Status.DONE, None, T2, T2)})  # not previewed
     assert not summary.still_current({**current, 7: StepState(7, Status.DONE, None, T2, T2)})
     assert not summary.still_current({k: v for k, v in current.items() if k != 3})
+
+
+@pytest.mark.parametrize(("value", "fragment"), [
+    ("0001-01-01T00:00:00+01:00", "line 2: `0001-01-01T00:00:00+01:00` is not a date"),
+    ("9999-12-31T23:59:59-12:00", "line 2: `9999-12-31T23:59:59-12:00` is not a date"),
+    ("0001-01-01", "line 2: the done date 0001-01-01 is before 2000-01-01"),
+    ("1999-12-31T23:59:59Z", "line 2: the done date 1999-12-31T23:59:59Z is before 2000-01-01"),
+    ("2000-01-01T05:00:00+06:00", "is before 2000-01-01"),  # 1999-12-31T23:00Z
+    ("9999-12-31", "line 2: the done date 9999-12-31 is in the future"),
+    ("2026-02-02T12:00:01Z", "line 2: the done date 2026-02-02T12:00:01Z is in the future"),  # now + 1 day + 1 s
+])
+def test_done_dates_outside_2000_to_a_day_ahead_are_refused_with_their_line(value: str, fragment: str) -> None:
+    """Before: the first two raised OverflowError (an internal error), and 0001-01-01 was imported."""
+    with pytest.raises(UserError) as caught:
+        parse_export(PLAN, bad(line(1, "x"), f"  - done: {value}"), NOW)
+    assert fragment in caught.value.message
+    assert "nothing was imported" in caught.value.message
+
+
+@pytest.mark.parametrize("value", ["2000-01-01", "2000-01-01T00:00:00Z", "2026-02-02T12:00:00Z",
+                                   "2026-02-02T23:00:00+11:00"])
+def test_done_dates_from_2000_to_a_day_ahead_are_accepted(value: str) -> None:
+    [step] = parse_export(PLAN, bad(line(1, "x"), f"  - done: {value}"), NOW)
+    assert step.done_at == parse_instant(value)

@@ -106,3 +106,21 @@ def test_streak_days_depend_on_the_time_zone() -> None:
     assert streaks([early, late], BERLIN, date(2026, 3, 10)).current == 2
     assert streaks([early, late], ZoneInfo("America/New_York"), date(2026, 3, 9)).current == 2
     assert streaks([early, late], ZoneInfo("Asia/Tokyo"), date(2026, 3, 10)).current == 2
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Tokyo", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_streaks_and_pace_survive_done_dates_in_year_1_and_9999(zone: str) -> None:
+    """What an old database may hold: before, streaks() raised OverflowError for the member (and the reminder
+    tick that built their DM)."""
+    from bot.stats import summarize
+
+    now = datetime(2026, 1, 10, 12, tzinfo=UTC)
+    done = [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+            now - timedelta(days=1), now - timedelta(days=2)]
+    tz = ZoneInfo(zone)
+    today = now.astimezone(tz).date()
+    streak = streaks(done, tz, today)
+    assert streak.current >= 1
+    assert streak.longest >= 2
+    summary = summarize(80, ["done"] * 4, done, now, today)
+    assert summary.pace == 0.5  # the two recent steps over four weeks; year 1 and 9999 count for nothing

@@ -9,6 +9,8 @@ import pytest
 
 from bot.timeutil import (
     WEEKDAYS,
+    local_date,
+    local_day_starts,
     local_wall_to_utc,
     next_occurrence,
     parse_hhmm,
@@ -107,3 +109,15 @@ def test_the_steady_day_shortcut_agrees_with_asking_the_zone(zone: str) -> None:
         for at in times:
             assert local_wall_to_utc(day, at, tz) == wall_to_utc_exact(day, at, tz), (day, at)
         day += timedelta(days=1)
+
+
+def test_local_date_at_the_ends_of_the_calendar_falls_back_to_the_utc_date() -> None:
+    """A year-1 or year-9999 instant (an old database's done date) has no local date behind or ahead of UTC:
+    before, `astimezone` raised OverflowError and took /progress and the zone change down with it."""
+    year_1, year_9999 = datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    assert local_date(year_1, ZoneInfo("America/New_York")) == date(1, 1, 1)
+    assert local_date(year_9999, ZoneInfo("Asia/Tokyo")) == date(9999, 12, 31)
+    assert local_date(year_9999, ZoneInfo("America/New_York")) == date(9999, 12, 31)  # this one exists
+    starts = local_day_starts([date(1, 1, 1), date(9999, 12, 31)], ZoneInfo("Asia/Tokyo"))
+    assert starts == {datetime(1, 1, 1, tzinfo=UTC): date(1, 1, 1),
+                      datetime(9999, 12, 31, tzinfo=UTC): date(9999, 12, 31)}

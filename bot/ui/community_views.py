@@ -167,8 +167,10 @@ def config_embed(*, tz: ZoneInfo, plan: Plan, leaderboard_channel: int | None, s
         role_lines = ["none"]
     embed.add_field(name="Milestone roles", value="\n".join(role_lines) + "\n`/config milestone-role`", inline=False)
     if cohort:
-        value = (f"Started {cohort.start.isoformat()} at {cohort.pace:g} steps a week; "
-                 f"the plan is due by {cohort.end(plan.total).isoformat()}.")
+        end = cohort.end(plan.total)
+        due = (f"the plan is due by {end.isoformat()}." if end else
+               "at that pace the plan is never done: set a faster pace with `/config cohort`.")
+        value = f"Started {cohort.start.isoformat()} at {cohort.pace:g} steps a week; {due}"
         if cohort_expected is not None:
             value += f"\nExpected by today: {_plural(cohort_expected, 'step')}."
     else:
