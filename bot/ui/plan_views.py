@@ -77,10 +77,11 @@ class StepNavButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"s
 def step_nav(plan: Plan, owner: int, step: Step) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     before, after = plan.before(step.number), plan.after(step.number)
-    view.add_item(StepNavButton(owner, before.number if before else step.number,
-                                label=f"◀ Step {before.number}" if before else "◀ Start", disabled=before is None))
-    view.add_item(StepNavButton(owner, after.number if after else step.number,
-                                label=f"Step {after.number} ▶" if after else "End ▶", disabled=after is None))
+    # Navigation words, as on the pager: "◀ Start" under step 1 read like the /start command.
+    view.add_item(StepNavButton(owner, before.number if before else step.number, label="◀ Previous",
+                                disabled=before is None))
+    view.add_item(StepNavButton(owner, after.number if after else step.number, label="Next ▶",
+                                disabled=after is None))
     return view
 
 
