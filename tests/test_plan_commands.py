@@ -101,12 +101,12 @@ async def test_overview_lists_phases_with_ranges_and_pages(world: World) -> None
     result = await world.alice.slash(world.channel, "plan overview")
     embed = result.response.embeds[0]
     assert "80 steps in 19 phases" in embed.title
-    assert embed.fields[0].name.startswith("1. Foundations")
+    assert embed.fields[0].name.startswith("Phase 1 · Foundations")
     assert "Steps 1–4 · 0/4 done" in embed.fields[0].value
     assert "0/80" in embed.description
     assert button_labels(result.response) == ["◀ Previous", "Page 1 of 3", "Next ▶"]
     page2 = await world.alice.click(result.response.message, label="Next ▶")
-    assert page2.response.embeds[0].fields[0].name.startswith("9. ")
+    assert page2.response.embeds[0].fields[0].name.startswith("Phase 9 · ")
     assert button_labels(page2.response)[1] == "Page 2 of 3"
     refused = await world.bob.click(page2.response.message, label="Next ▶")
     assert refused.ephemeral
@@ -130,7 +130,7 @@ async def test_overview_counts_done_steps_per_phase(env: simcord.Env, world: Wor
 async def test_search_finds_steps_case_insensitively(world: World) -> None:
     result = await world.alice.slash(world.channel, "plan search", query="DOCKER")
     text = embed_text(result)
-    assert "71. Containerization with Docker" in text
+    assert "Step 71 · Containerization with Docker" in text
     assert "Containerize your backend app" in text
 
 

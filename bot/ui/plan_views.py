@@ -31,9 +31,18 @@ def bar(done: int, total: int, width: int = 10) -> str:
     return "▰" * filled + "▱" * (width - filled)
 
 
+_LIST_START = re.compile(r"^(\s*\d+)\.(?=\s|$)", re.MULTILINE)
+
+
+def no_list(text: str) -> str:
+    """`3. Title` as itself: a line starting with a number and a dot is an ordered list in Discord's Markdown,
+    renumbered from 1 (and escape_markdown leaves it alone). `3\\.` shows as `3.`."""
+    return _LIST_START.sub(r"\1\\.", text)
+
+
 def escape(text: str) -> str:
-    """Member or plan text shown as text: no Markdown, no mentions."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """Member or plan text shown as text: no Markdown (ordered lists included), no mentions."""
+    return no_list(discord.utils.escape_mentions(discord.utils.escape_markdown(text)))
 
 
 def step_embed(plan: Plan, step: Step, status: Status | None = None, note: str | None = None) -> discord.Embed:
@@ -96,7 +105,7 @@ def overview_page(plan: Plan, done_per_phase: Sequence[tuple[Phase, int]], index
     for phase, done in done_per_phase[start : start + PHASES_PER_PAGE]:
         check = " ✅" if done == len(phase.steps) else ""
         embed.add_field(
-            name=f"{phase.number}. {phase.name}{check}",
+            name=f"Phase {phase.number} · {phase.name}{check}"[:256],
             value=f"Steps {phase.range_label} · {done}/{len(phase.steps)} done {bar(done, len(phase.steps), 8)}",
             inline=False,
         )
@@ -120,8 +129,8 @@ def search_page(plan: Plan, query: str, results: Sequence[Step], statuses: Mappi
                           colour=BRAND)
     for step in results[start : start + RESULTS_PER_PAGE]:
         status = f"{STATUS_LABEL[statuses[step.number]]} · " if step.number in statuses else ""
-        embed.add_field(name=f"{step.number}. {step.title}"[:256], value=f"{status}Exercise: {step.exercise}"[:1024],
-                        inline=False)
+        embed.add_field(name=f"Step {step.number} · {step.title}"[:256],
+                        value=f"{status}Exercise: {step.exercise}"[:1024], inline=False)
     embed.set_footer(text="Open one with /plan step")
     return Page(embed, index, count)
 
