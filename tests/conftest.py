@@ -12,7 +12,6 @@ import simcord
 from bot.app import StepwiseBot, create_bot
 from bot.config import Settings
 
-
 SETTLE_TIMEOUT = 600.0
 
 
