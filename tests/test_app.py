@@ -89,6 +89,8 @@ async def test_run_scheduled_runs_every_job_and_isolates_failures(env: simcord.E
 
 
 async def test_scheduler_ticks_every_30_seconds_and_stops_on_close(env: simcord.Env) -> None:
+    """The one test that asks for the real interval job (the fixtures leave it off)."""
+    await env.restart_bot(env.make_bot(interval_job=True))  # type: ignore[attr-defined]
     bot: StepwiseBot = env.bot  # type: ignore[assignment]
     job = bot.scheduler.get_job("stepwise-tick")
     assert job is not None
