@@ -16,8 +16,8 @@ install: $(STAMP)
 run: $(STAMP)  ## the real bot: needs DISCORD_TOKEN in the environment or .env
 	$(BIN)/python -m bot run
 
-demo: $(STAMP)  ## the bot offline, in a browser preview on 127.0.0.1
-	$(BIN)/python -m bot demo
+demo: $(STAMP)  ## the bot offline, in a browser preview on 127.0.0.1 (another port: make demo PORT=9000)
+	$(BIN)/python -m bot demo $(if $(PORT),--port $(PORT))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

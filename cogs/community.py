@@ -12,6 +12,7 @@ from bot.app import StepwiseBot
 from bot.community import PAGE_SIZE, parse_period
 from bot.progress import current_step
 from bot.ui.community_views import buddies_embed, leaderboard_page
+from bot.ui.names import member_names
 from bot.ui.pager import Page, pager_view
 from bot.ui.plan_views import step_choices
 from db.community import board_page, buddies, nearby_steps
@@ -38,8 +39,10 @@ class Community(commands.Cog):
         # One awaited database hop: the server's zone, the caller's standing and the page's rows.
         board = await board_page(self.bot.db, interaction.guild_id or 0, owner, period, index, per_page=PAGE_SIZE,
                                   now=now, default_tz=self.bot.settings.tz)
+        names = await member_names(interaction.guild, [r.user_id for r in board.rows],
+                                   known=[interaction.user] if interaction.user.id == owner else [])
         return leaderboard_page(period, board.rows, board.own, owner=owner, index=board.index, count=board.count,
-                                now=now, tz=board.tz)
+                                now=now, tz=board.tz, names=names)
 
     @app_commands.command(name="leaderboard", description="Members ranked by steps done: all time, this week or month")
     @app_commands.describe(period="all (default), this week, or this month in the server's time zone")
@@ -71,7 +74,8 @@ class Community(commands.Cog):
             target = found
         people, total = await buddies(self.bot.db, guild_id, target.number, interaction.user.id)
         nearby = {} if people else await nearby_steps(self.bot.db, guild_id, target.number, interaction.user.id)
-        embed = buddies_embed(target, people, total, nearby, own=step is None)
+        names = await member_names(interaction.guild, [b.user_id for b in people])
+        embed = buddies_embed(target, people, total, nearby, own=step is None, names=names)
         await interaction.response.send_message(embed=embed, ephemeral=private)
 
     @buddies.autocomplete("step")

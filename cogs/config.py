@@ -11,6 +11,7 @@ from bot.community import PACE_MAX, PACE_MIN, next_slot, parse_cohort, parse_sch
 from bot.errors import UserError
 from bot.timeutil import local_date, resolve_timezone, search_timezones
 from bot.ui.community_views import config_embed, missing_send
+from bot.ui.names import member_names, mentioned_ids
 from db.community import (
     change_timezone,
     get_settings,
@@ -155,8 +156,9 @@ class Config(commands.GroupCog, group_name="config", group_description="Server s
     @app_commands.command(name="show", description="Every setting, and the last failure of each automatic post")
     @admin_only
     async def show(self, interaction: discord.Interaction) -> None:
-        guild_id, _ = await self._tz_guild(interaction)
+        guild_id, guild = await self._tz_guild(interaction)
         settings = await get_settings(self.bot.db, guild_id)
+        names = await member_names(guild, mentioned_ids(f.message for f in settings.failures.values()))
         tz = await get_guild_timezone(self.bot.db, guild_id, self.bot.settings.tz)
         today = local_date(self.bot.clock(), tz)
         expected = settings.cohort.expected(today, self.bot.plan.total) if settings.cohort else None
@@ -165,7 +167,7 @@ class Config(commands.GroupCog, group_name="config", group_description="Server s
             schedule=settings.schedule.describe(), next_slot=settings.next_slot, last_slot=settings.last_slot,
             posted_at=settings.posted_at, milestones_channel=settings.milestones_channel, roles=settings.roles,
             cohort=settings.cohort, cohort_expected=expected,
-            failures={k: (f.at, f.message) for k, f in settings.failures.items()},
+            failures={k: (f.at, f.message) for k, f in settings.failures.items()}, names=names,
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import discord
 import simcord
 
 from bot.errors import UserError
@@ -32,3 +35,20 @@ def embed_text(result: simcord.InteractionResult | simcord.ResponseMessage) -> s
 
 def button_labels(message: simcord.ResponseMessage) -> list[str]:
     return [c.get("label", "") for row in message.components for c in row.get("components", [])]
+
+
+ORDERED_LIST_ITEM = re.compile(r"^\s*\d+\.\s")
+
+
+def ordered_list_items(text: str) -> list[str]:
+    """The lines of `text` that Discord's Markdown renders as an ordered list (renumbered from 1): `3. Title`."""
+    return [line for line in text.splitlines() if ORDERED_LIST_ITEM.match(line)]
+
+
+def ordered_list_lines(message: simcord.ResponseMessage | discord.Message) -> list[str]:
+    """Such lines wherever Markdown applies: content, embed titles, descriptions, field names and values."""
+    texts: list[str] = [message.content or ""]
+    for embed in message.embeds:
+        texts += [embed.title or "", embed.description or ""]
+        texts += [part for f in embed.fields for part in (f.name or "", f.value or "")]
+    return [line for text in texts for line in ordered_list_items(text)]

@@ -43,12 +43,12 @@ async def test_an_old_step_button_after_the_plan_changed_answers_with_the_reason
         env: simcord.Env, world: World, tmp_path: Path) -> None:
     """A UserError raised in a persistent button's callback is an ephemeral answer with its message."""
     shown = await world.alice.slash(world.channel, "plan step", number=4)
-    assert button_labels(shown.response) == ["◀ Step 3", "Step 5 ▶"]
+    assert button_labels(shown.response) == ["◀ Previous", "Next ▶"]
     short_plan = tmp_path / "short-plan.md"  # the first phase only: steps 1 to 4
     short_plan.write_text("\n".join(bundled_plan_path().read_text().splitlines()[:9]) + "\n")
     settings = bot_of(env).settings.model_copy(update={"plan_path": short_plan})
     await env.restart_bot(env.make_bot(settings=settings))  # type: ignore[attr-defined]
-    result = await world.alice.click(shown.response.message, label="Step 5 ▶")
+    result = await world.alice.click(shown.response.message, label="Next ▶")
     assert result.response is not None, "the click was not answered"
     assert result.ephemeral
     assert result.response.content == "There is no step 5: steps go from 1 to 4."
@@ -110,13 +110,13 @@ async def test_leaderboard_page_buttons_work_without_the_plan_cog(env: simcord.E
     moved = await world.alice.click(shown.response.message, label="Next ▶")
     assert moved.response is not None, "the click was not answered"
     assert (moved.response.embeds[0].description or "").splitlines() == [
-        "`#11` <@7010> · **9** steps", "`#12` <@7011> · **8** steps"]
+        "`#11` a member who left · **9** steps", "`#12` a member who left · **8** steps"]
 
 
 async def test_a_step_button_without_the_plan_cog_says_it_is_unavailable(env: simcord.Env, world: World) -> None:
     shown = await world.alice.slash(world.channel, "plan step", number=4)
     await env.restart_bot(env.make_bot(extensions=("cogs.community",)))  # type: ignore[attr-defined]
-    result = await world.alice.click(shown.response.message, label="Step 5 ▶")
+    result = await world.alice.click(shown.response.message, label="Next ▶")
     assert result.response is not None, "the click was not answered"
     assert result.ephemeral
     assert "not available right now" in result.response.content

@@ -30,19 +30,24 @@ async def test_step_57_shows_title_exercise_and_phase_exactly(world: World) -> N
     assert fields["Exercise"] == "Protect API against common attacks (SQLi, XSS, CSRF)"
     assert fields["Phase 15 of 19"] == "Security, gateways and cloud architecture (steps 57–60)"
     assert fields["Your status"] == "Not started"
-    assert button_labels(result.response) == ["◀ Step 56", "Step 58 ▶"]
+    assert button_labels(result.response) == ["◀ Previous", "Next ▶"]
 
 
 async def test_step_buttons_move_to_neighbours_and_stop_at_the_ends(world: World) -> None:
-    first = await world.alice.slash(world.channel, "plan step", number=1)
-    labels = button_labels(first.response)
-    assert labels == ["◀ Start", "Step 2 ▶"]
-    assert first.response.components[0]["components"][0]["disabled"] is True
-    moved = await world.alice.click(first.response.message, label="Step 2 ▶")
+    """Failed before: step 1 showed a disabled "◀ Start", which reads like the /start command."""
+    first = await world.alice.slash(world.channel, "plan next")
+    assert first.response.embeds[0].title.startswith("Your next step: 1. ")
+    assert button_labels(first.response) == ["◀ Previous", "Next ▶"]
+    assert [b["disabled"] for b in first.response.components[0]["components"]] == [True, False]
+    moved = await world.alice.click(first.response.message, label="Next ▶")
     assert moved.response.embeds[0].title.startswith("Step 2 of 80: Learn HTTP")
+    assert button_labels(moved.response) == ["◀ Previous", "Next ▶"]
+    back = await world.alice.click(moved.response.message, label="◀ Previous")
+    assert back.response.embeds[0].title.startswith("Step 1 of 80")
     last = await world.alice.slash(world.channel, "plan step", number=80)
-    assert button_labels(last.response) == ["◀ Step 79", "End ▶"]
-    back = await world.alice.click(last.response.message, label="◀ Step 79")
+    assert button_labels(last.response) == ["◀ Previous", "Next ▶"]
+    assert [b["disabled"] for b in last.response.components[0]["components"]] == [False, True]
+    back = await world.alice.click(last.response.message, label="◀ Previous")
     assert back.response.embeds[0].title.startswith("Step 79 of 80")
 
 
@@ -50,10 +55,10 @@ async def test_step_buttons_work_after_a_restart_and_only_for_the_member_who_ask
                                                                                    world: World) -> None:
     shown = await world.alice.slash(world.channel, "plan step", number=10)
     await env.restart_bot(env.make_bot())  # type: ignore[attr-defined]
-    refused = await world.bob.click(shown.response.message, label="Step 11 ▶")
+    refused = await world.bob.click(shown.response.message, label="Next ▶")
     assert refused.ephemeral
     assert "/plan step" in refused.response.content
-    moved = await world.alice.click(shown.response.message, label="Step 11 ▶")
+    moved = await world.alice.click(shown.response.message, label="Next ▶")
     assert moved.response.embeds[0].title.startswith("Step 11 of 80: Hash maps")
 
 
@@ -96,12 +101,12 @@ async def test_overview_lists_phases_with_ranges_and_pages(world: World) -> None
     result = await world.alice.slash(world.channel, "plan overview")
     embed = result.response.embeds[0]
     assert "80 steps in 19 phases" in embed.title
-    assert embed.fields[0].name.startswith("1. Foundations")
+    assert embed.fields[0].name.startswith("Phase 1 · Foundations")
     assert "Steps 1–4 · 0/4 done" in embed.fields[0].value
     assert "0/80" in embed.description
     assert button_labels(result.response) == ["◀ Previous", "Page 1 of 3", "Next ▶"]
     page2 = await world.alice.click(result.response.message, label="Next ▶")
-    assert page2.response.embeds[0].fields[0].name.startswith("9. ")
+    assert page2.response.embeds[0].fields[0].name.startswith("Phase 9 · ")
     assert button_labels(page2.response)[1] == "Page 2 of 3"
     refused = await world.bob.click(page2.response.message, label="Next ▶")
     assert refused.ephemeral
@@ -125,7 +130,7 @@ async def test_overview_counts_done_steps_per_phase(env: simcord.Env, world: Wor
 async def test_search_finds_steps_case_insensitively(world: World) -> None:
     result = await world.alice.slash(world.channel, "plan search", query="DOCKER")
     text = embed_text(result)
-    assert "71. Containerization with Docker" in text
+    assert "Step 71 · Containerization with Docker" in text
     assert "Containerize your backend app" in text
 
 

@@ -67,7 +67,7 @@ async def test_a_visible_member_still_answers_in_public(env: simcord.Env, world:
     assert "✅ Done" in embed_text(search)
     buddies = await world.bob.slash(world.channel, "buddies")
     assert not buddies.ephemeral
-    moved = await world.bob.click(step.response.message, label="Step 2 ▶")  # edits his public message in place
+    moved = await world.bob.click(step.response.message, label="Next ▶")  # edits his public message in place
     assert moved.response is not None
     assert not moved.response.ephemeral
     assert moved.response.message.id == step.response.message.id
@@ -81,7 +81,7 @@ async def test_a_visible_member_still_answers_in_public(env: simcord.Env, world:
 async def test_buttons_of_a_hidden_member_stay_private(env: simcord.Env, world: World) -> None:
     await hide_with_a_note(world)
     step = await world.alice.slash(world.channel, "plan step", number=2)
-    moved = await world.alice.click(step.response, label="◀ Step 1")
+    moved = await world.alice.click(step.response, label="◀ Previous")
     assert moved.response.ephemeral
     assert "my-private-note" in embed_text(moved)
     overview = await world.alice.slash(world.channel, "plan overview")
@@ -103,7 +103,7 @@ async def test_a_public_message_never_gains_the_status_of_a_member_who_hid_since
     assert "Next ▶" in button_labels(search.response)
     await hide_with_a_note(world)
     before = public_messages(world)
-    moved = await world.alice.click(step.response.message, label="◀ Step 1")
+    moved = await world.alice.click(step.response.message, label="◀ Previous")
     assert moved.response.ephemeral
     assert moved.response.message.id != step.response.message.id
     assert "my-private-note" in embed_text(moved)

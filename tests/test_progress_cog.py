@@ -187,7 +187,7 @@ async def test_undo_and_redo(env: simcord.Env, world: World) -> None:
     assert r.ephemeral
     text = embed_text(r)
     assert "Undid your last change (1 step)" in text
-    assert "2. Learn HTTP, request/response, status codes: done → not started" in text
+    assert "2\\. Learn HTTP, request/response, status codes: done → not started" in text
     assert "**1/80**" in text
     assert "1 more can be undone" in text
     assert await statuses(env, world, world.alice) == {1: Status.DONE}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ import simcord
 
 from bot.app import StepwiseBot
 from bot.progress import Status
+from bot.reminders import Schedule
 from bot.ui.reminders import reminder_buttons
 from db import reminders as store
 from db.progress import StepChange, apply_changes, load_member
@@ -154,6 +156,49 @@ async def test_status_then_off_then_status(env: simcord.Env, world: World) -> No
     assert "Reminders are off" in embed_text(await world.alice.slash(world.channel, "remind status"))
     await tick(env, utc(2026, 1, 2, 20))
     assert dms(world.alice) == []
+
+
+def hint_options(text: str) -> dict[str, str]:
+    """The options of the `/remind set ...` command a reply suggests, as a member would type them."""
+    match = re.search(r"`/remind set ([^`]*)`", text)
+    assert match, f"no /remind set hint in {text!r}"
+    return dict(option.split(":", 1) for option in match[1].split())
+
+
+async def assert_hint_restores(env: simcord.Env, world: World, text: str, before: Schedule) -> None:
+    """Running the hinted command as written gives back the same schedule (time, zone and days)."""
+    await world.alice.slash(world.channel, "remind set", **hint_options(text))
+    after = await store.get_reminder(the_bot(env).db, world.guild.id, world.alice.id)
+    assert after is not None
+    assert (after.schedule.at, after.schedule.tz.key, after.schedule.days) == (before.at, before.tz.key, before.days)
+
+
+@pytest.mark.parametrize("days", [None, "mon-thu", "weekdays", "weekends", "sat,sun", "tue", "fri-mon",
+                                  "mon tue wed thu fri sat"])
+async def test_the_turn_back_on_hint_after_off_restores_the_same_days(env: simcord.Env, world: World,
+                                                                       days: str | None) -> None:
+    """Failed before the fix: the hint left out `days:`, so running it gave every day."""
+    options = {"time": "07:45", "timezone": "Europe/Berlin"} | ({"days": days} if days else {})
+    await world.alice.slash(world.channel, "remind set", **options)
+    before = await store.get_reminder(the_bot(env).db, world.guild.id, world.alice.id)
+    assert before is not None
+    off = await world.alice.slash(world.channel, "remind off")
+    await assert_hint_restores(env, world, embed_text(off), before.schedule)
+    await world.alice.slash(world.channel, "remind off")
+    status = await world.alice.slash(world.channel, "remind status")
+    await assert_hint_restores(env, world, embed_text(status), before.schedule)
+
+
+async def test_the_stop_buttons_hint_restores_the_same_days(env: simcord.Env, world: World) -> None:
+    """Failed before the fix: the Stop button's hint gave every day for a mon-thu reminder."""
+    await world.alice.slash(world.channel, "remind set", time="09:00", timezone="UTC", days="mon-thu")
+    before = await store.get_reminder(the_bot(env).db, world.guild.id, world.alice.id)
+    assert before is not None
+    await tick(env, utc(2026, 1, 1, 9))  # a Thursday
+    await world.alice.user.click(dms(world.alice)[-1], label="Stop reminders")
+    stopped = message_text(dms(world.alice)[-1])
+    assert "Reminders stopped" in stopped
+    await assert_hint_restores(env, world, stopped, before.schedule)
 
 
 async def test_off_without_a_reminder_is_a_clear_error(env: simcord.Env, world: World) -> None:

@@ -11,6 +11,7 @@ import discord
 from bot.community import Buddy, Cohort, OwnStanding, Ranked
 from bot.plan import Phase, Plan, Step
 from bot.timeutil import Period, period_start
+from bot.ui.names import names_for_mentions, unknown_label
 from bot.ui.pager import Page
 from bot.ui.plan_views import BRAND, SUCCESS
 
@@ -47,10 +48,12 @@ def period_title(period: Period, now: datetime, tz: ZoneInfo) -> str:
     return f"This month ({local:%B %Y})"
 
 
-def ranked_line(row: Ranked, me: int | None = None) -> str:
+def ranked_line(row: Ranked, me: int | None = None, name: str | None = None) -> str:
+    """One rank; `name` is the member's escaped name (see bot.ui.names), a mention when not given."""
     badge = MEDALS.get(row.rank, f"`#{row.rank}`")
     you = " ← you" if row.user_id == me else ""
-    return f"{badge} <@{row.user_id}> · **{row.done}** step{'' if row.done == 1 else 's'}{you}"
+    who = name if name is not None else f"<@{row.user_id}>"
+    return f"{badge} {who} · **{row.done}** step{'' if row.done == 1 else 's'}{you}"
 
 
 def standing_text(own: OwnStanding, period: Period) -> str:
@@ -63,7 +66,7 @@ def standing_text(own: OwnStanding, period: Period) -> str:
 
 
 def leaderboard_page(period: Period, rows: Sequence[Ranked], own: OwnStanding, *, owner: int, index: int,
-                     count: int, now: datetime, tz: ZoneInfo) -> Page:
+                     count: int, now: datetime, tz: ZoneInfo, names: Mapping[int, str]) -> Page:
     title = f"🏆 Leaderboard · {period_title(period, now, tz)}"
     if not rows:
         when = {"all": "yet", "week": "this week", "month": "this month"}[period]
@@ -71,7 +74,8 @@ def leaderboard_page(period: Period, rows: Sequence[Ranked], own: OwnStanding, *
                               description=f"Nobody has finished a step {when}. Be the first: `/plan next` "
                                           "shows where to start, `/done` marks it.")
     else:
-        embed = discord.Embed(title=title, colour=BRAND, description="\n".join(ranked_line(r, owner) for r in rows))
+        lines = [ranked_line(r, owner, names.get(r.user_id) or unknown_label(r.user_id)) for r in rows]
+        embed = discord.Embed(title=title, colour=BRAND, description="\n".join(lines))
     embed.add_field(name="You", value=standing_text(own, period), inline=False)
     zone = f" · {period.capitalize()}s follow the server's time zone ({tz.key})" if period != "all" else ""
     embed.set_footer(text=f"Skipped steps don't count · ties go to whoever got there first{zone}")
@@ -79,7 +83,7 @@ def leaderboard_page(period: Period, rows: Sequence[Ranked], own: OwnStanding, *
 
 
 def buddies_embed(step: Step, buddies: Sequence[Buddy], total: int, nearby: Mapping[int, int], *,
-                  own: bool) -> discord.Embed:
+                  own: bool, names: Mapping[int, str]) -> discord.Embed:
     title = f"Study buddies on step {step.number}: {step.title}"[:256]
     if not buddies:
         where = "your step" if own else f"step {step.number}"
@@ -90,7 +94,8 @@ def buddies_embed(step: Step, buddies: Sequence[Buddy], total: int, nearby: Mapp
         else:
             lines.append("Nobody is within a few steps either: post in the channel and invite someone to join you.")
         return discord.Embed(title=title, description="\n".join(lines), colour=BRAND)
-    shown = [f"<@{b.user_id}> · {'🔄 working on it' if b.working else '⏭️ up next'}" for b in buddies]
+    shown = [f"{names.get(b.user_id) or unknown_label(b.user_id)} · {'🔄 working on it' if b.working else '⏭️ up next'}"
+             for b in buddies]
     if total > len(buddies):
         shown.append(f"…and {total - len(buddies):,} more.")
     embed = discord.Embed(title=title, description="\n".join(shown), colour=BRAND)
@@ -146,7 +151,9 @@ def getting_started_embed(plan: Plan) -> discord.Embed:
 def config_embed(*, tz: ZoneInfo, plan: Plan, leaderboard_channel: int | None, schedule: str,
                  next_slot: datetime | None, last_slot: datetime | None, posted_at: datetime | None,
                  milestones_channel: int | None, roles: Mapping[int, int], cohort: Cohort | None,
-                 cohort_expected: int | None, failures: Mapping[str, tuple[datetime, str]]) -> discord.Embed:
+                 cohort_expected: int | None, failures: Mapping[str, tuple[datetime, str]],
+                 names: Mapping[int, str] | None = None) -> discord.Embed:
+    """Every setting; members named in failure messages show by name (`names`, see bot.ui.names)."""
     embed = discord.Embed(title="⚙️ Stepwise settings", colour=BRAND)
     embed.add_field(name="Time zone", value=f"`{tz.key}` · `/config timezone`", inline=False)
     where = f"<#{leaderboard_channel}>" if leaderboard_channel else "no channel"
@@ -176,7 +183,8 @@ def config_embed(*, tz: ZoneInfo, plan: Plan, leaderboard_channel: int | None, s
     else:
         value = "none"
     embed.add_field(name="Cohort", value=value + "\n`/config cohort`", inline=False)
-    problems = [f"**{FAILURE_TITLES.get(kind, kind)}** {discord.utils.format_dt(at, 'R')}: {message}"
+    problems = [f"**{FAILURE_TITLES.get(kind, kind)}** {discord.utils.format_dt(at, 'R')}: "
+                f"{names_for_mentions(message, names or {})}"
                 for kind, (at, message) in sorted(failures.items())]
     embed.add_field(name="Last failures", value="\n".join(problems)[:1024] if problems else "none 🎉", inline=False)
     return embed

@@ -33,9 +33,18 @@ def bar(done: int, total: int, width: int = 10) -> str:
     return "▰" * filled + "▱" * (width - filled)
 
 
+_LIST_START = re.compile(r"^(\s*\d+)\.(?=\s|$)", re.MULTILINE)
+
+
+def no_list(text: str) -> str:
+    """`3. Title` as itself: a line starting with a number and a dot is an ordered list in Discord's Markdown,
+    renumbered from 1 (and escape_markdown leaves it alone). `3\\.` shows as `3.`."""
+    return _LIST_START.sub(r"\1\\.", text)
+
+
 def escape(text: str) -> str:
-    """Member or plan text shown as text: no Markdown, no mentions."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """Member or plan text shown as text: no Markdown (ordered lists included), no mentions."""
+    return no_list(discord.utils.escape_mentions(discord.utils.escape_markdown(text)))
 
 
 def step_embed(plan: Plan, step: Step, status: Status | None = None, note: str | None = None) -> discord.Embed:
@@ -82,10 +91,11 @@ class StepNavButton(AnsweredButton, template=r"sw:step:(?P<owner>\d+):(?P<n>\d+)
 def step_nav(plan: Plan, owner: int, step: Step) -> discord.ui.View:
     view = AnsweredView(timeout=None)
     before, after = plan.before(step.number), plan.after(step.number)
-    view.add_item(StepNavButton(owner, before.number if before else step.number,
-                                label=f"◀ Step {before.number}" if before else "◀ Start", disabled=before is None))
-    view.add_item(StepNavButton(owner, after.number if after else step.number,
-                                label=f"Step {after.number} ▶" if after else "End ▶", disabled=after is None))
+    # Navigation words, as on the pager: "◀ Start" under step 1 read like the /start command.
+    view.add_item(StepNavButton(owner, before.number if before else step.number, label="◀ Previous",
+                                disabled=before is None))
+    view.add_item(StepNavButton(owner, after.number if after else step.number, label="Next ▶",
+                                disabled=after is None))
     return view
 
 
@@ -100,7 +110,7 @@ def overview_page(plan: Plan, done_per_phase: Sequence[tuple[Phase, int]], index
     for phase, done in done_per_phase[start : start + PHASES_PER_PAGE]:
         check = " ✅" if done == len(phase.steps) else ""
         embed.add_field(
-            name=f"{phase.number}. {phase.name}{check}",
+            name=f"Phase {phase.number} · {phase.name}{check}"[:256],
             value=f"Steps {phase.range_label} · {done}/{len(phase.steps)} done {bar(done, len(phase.steps), 8)}",
             inline=False,
         )
@@ -124,8 +134,8 @@ def search_page(plan: Plan, query: str, results: Sequence[Step], statuses: Mappi
                           colour=BRAND)
     for step in results[start : start + RESULTS_PER_PAGE]:
         status = f"{STATUS_LABEL[statuses[step.number]]} · " if step.number in statuses else ""
-        embed.add_field(name=f"{step.number}. {step.title}"[:256], value=f"{status}Exercise: {step.exercise}"[:1024],
-                        inline=False)
+        embed.add_field(name=f"Step {step.number} · {step.title}"[:256],
+                        value=f"{status}Exercise: {step.exercise}"[:1024], inline=False)
     embed.set_footer(text="Open one with /plan step")
     return Page(embed, index, count)
 

@@ -11,7 +11,8 @@ import discord
 
 from bot.plan import Plan, Step
 from bot.progress import Streak
-from bot.reminders import DeliveryKind, PauseReason, Reminder, Schedule, format_days
+from bot.reminders import WEEKENDS, DeliveryKind, PauseReason, Reminder, Schedule, format_days
+from bot.timeutil import ALL_DAYS, DAY_NAMES, WEEKDAYS
 from bot.tree import send_ephemeral
 from bot.ui.components import AnsweredButton, AnsweredView
 from bot.ui.plan_views import BRAND, SUCCESS, bar, escape
@@ -33,10 +34,24 @@ def when(instant: datetime, schedule: Schedule) -> str:
             f"({discord.utils.format_dt(instant, 'R')})")
 
 
+def days_option(days: frozenset[int]) -> str | None:
+    """The `days:` value that `parse_days` reads back as exactly these days (None: every day, the default)."""
+    if days == ALL_DAYS:
+        return None
+    if days == WEEKDAYS:
+        return "weekdays"
+    if days == WEEKENDS:
+        return "weekends"
+    return ",".join(DAY_NAMES[d] for d in sorted(days))
+
+
 def example_set(schedule: Schedule | None) -> str:
+    """The /remind set command that restores `schedule` as it is: time, zone and days."""
     if schedule is None:
         return "`/remind set time:09:00`"
-    return f"`/remind set time:{schedule.at:%H:%M} timezone:{schedule.tz.key}`"
+    days = days_option(schedule.days)
+    return (f"`/remind set time:{schedule.at:%H:%M} timezone:{schedule.tz.key}"
+            + (f" days:{days}`" if days else "`"))
 
 
 # ---------------------------------------------------------------------------- the DM
@@ -73,7 +88,7 @@ def reminder_dm(plan: Plan, content: DmContent) -> tuple[str, discord.Embed, dis
         phase = plan.phase_of(step.number)
         embed = discord.Embed(title=f"Next up: step {step.number}. {step.title}"[:256], colour=BRAND,
                               description=f"**Exercise:** {step.exercise}"[:4096])
-        embed.add_field(name="Phase", value=f"{phase.number}. {phase.name}"[:1024])
+        embed.add_field(name="Phase", value=f"{phase.number} · {phase.name}"[:1024])
     embed.add_field(name="Progress", value=f"{content.done}/{plan.total} {bar(content.done, plan.total)}")
     embed.add_field(name="Streak", value=streak_text(content.streak))
     embed.set_footer(text=f"{content.guild_name} · {content.schedule.describe()} · "
