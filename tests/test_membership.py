@@ -130,7 +130,7 @@ async def test_a_member_wrongly_marked_away_who_presses_a_button_is_back_at_once
     await world.alice.user.click(dm, label="Mark done")
     assert "Step 1 marked done" in message_text(dms(world.alice)[-1])
     assert await away_since(env, world.guild.id, world.alice.id) is None
-    assert board(await world.bob.slash(world.channel, "leaderboard"))[0] == f"🥇 alice · **1** step"
+    assert board(await world.bob.slash(world.channel, "leaderboard"))[0] == "🥇 alice · **1** step"
 
 
 async def test_a_command_still_runs_when_the_away_flag_cannot_be_cleared(env: simcord.Env, world: World,
@@ -197,12 +197,12 @@ async def test_a_member_who_left_leaves_the_boards_and_comes_back_after_rejoinin
     assert await away_since(env, g, world.alice.id) is not None
     for period in ("all", "week", "month"):
         seen = await world.bob.slash(world.channel, "leaderboard", period=period)
-        assert board(seen) == [f"🥇 bob · **2** steps ← you"], period
+        assert board(seen) == ["🥇 bob · **2** steps ← you"], period
         assert "You are **#1** of 1" in embed_text(seen)
     alice = world.guild.add_member(world.alice.user)  # she rejoins; no event reaches the bot without the intent
     await env.settle()
     back = await alice.slash(world.channel, "leaderboard")  # her first command in the server
-    assert board(back) == [f"🥇 alice · **5** steps ← you", f"🥈 bob · **2** steps"]
+    assert board(back) == ["🥇 alice · **5** steps ← you", "🥈 bob · **2** steps"]
     assert "You are **#1** of 2" in embed_text(back)
     assert await away_since(env, g, alice.id) is None
     week = await world.bob.slash(world.channel, "leaderboard", period="week")
@@ -233,10 +233,10 @@ async def test_a_hidden_member_who_leaves_and_comes_back_stays_hidden(env: simco
     alice = world.guild.add_member(world.alice.user)
     await env.settle()
     seen = await alice.slash(world.channel, "leaderboard")
-    assert board(seen) == [f"🥇 bob · **2** steps"]  # her own choice still holds
+    assert board(seen) == ["🥇 bob · **2** steps"]  # her own choice still holds
     shown = await alice.slash(world.channel, "data privacy", visible=True)
     assert "visible" in (shown.response.content or "")
-    assert board(await alice.slash(world.channel, "leaderboard"))[0] == f"🥇 alice · **5** steps ← you"
+    assert board(await alice.slash(world.channel, "leaderboard"))[0] == "🥇 alice · **5** steps ← you"
 
 
 # ---------------------------------------------------------------- with the members intent
@@ -325,7 +325,7 @@ async def test_with_the_intent_leaving_pauses_at_once_and_remind_status_says_why
     alice = world.guild.add_member(world.alice.user)  # GUILD_MEMBER_ADD
     await env.settle()
     assert await away_since(env, g, alice.id) is None  # back on the boards at once
-    assert board(await world.bob.slash(world.channel, "leaderboard"))[0] == f"🥇 alice · **3** steps"
+    assert board(await world.bob.slash(world.channel, "leaderboard"))[0] == "🥇 alice · **3** steps"
     reminder = await store.get_reminder(bot.db, g, alice.id)
     assert reminder is not None
     assert reminder.paused is PauseReason.LEFT_SERVER  # stays paused until /remind set
