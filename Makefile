@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run demo test test-slow lint typecheck unit bench check-plan clean
+.PHONY: install run demo test test-slow lint lint-imports typecheck unit bench check-plan clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ demo: $(STAMP)  ## the bot offline, in a browser preview on 127.0.0.1 (another p
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+lint-imports: $(STAMP)  ## the floors: domain pure, services and store without Discord (pyproject: importlinter)
+	$(BIN)/lint-imports --no-cache
+
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
@@ -31,7 +34,7 @@ unit: $(STAMP)
 test-slow: $(STAMP)  ## the long simulations (a year of reminder ticks); .ci/run runs them after make test
 	$(BIN)/python -m pytest -m slow
 
-test: lint typecheck unit
+test: lint lint-imports typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

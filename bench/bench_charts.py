@@ -19,8 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.common import percentile, print_table
-from bot.community import Cohort
-from bot.stats import activity_grid, daily_series, expected_by_day
+from bot.domain.community import Cohort
+from bot.domain.stats import activity_grid, daily_series, expected_by_day
 from bot.ui.charts import activity_calendar, progress_chart
 
 RUNS = 200
@@ -90,7 +90,7 @@ async def progress_with_stall_probe(render: bool, runs: int = 40) -> tuple[list[
 
     from bot.app import create_bot
     from bot.config import Settings
-    from bot.progress import Status
+    from bot.domain.progress import Status
     from db.progress import StepChange, apply_changes
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -22,8 +22,8 @@ from discord import app_commands
 
 from bench.common import bot_side_timer, print_table, timed
 from bot.app import create_bot
-from bot.community import period_storage_key
 from bot.config import Settings
+from bot.domain.community import period_storage_key
 from db.community import standing, top
 from db.database import Database, to_db
 

@@ -19,9 +19,9 @@ import simcord
 from bench.common import bot_side_timer, print_table, timed
 from bot.app import create_bot
 from bot.config import Settings
-from bot.progress import Status, StepState
-from bot.stats import activity_grid, daily_series
-from bot.timeutil import local_date
+from bot.domain.progress import Status, StepState
+from bot.domain.stats import activity_grid, daily_series
+from bot.domain.timeutil import local_date
 from bot.ui.charts import activity_calendar, progress_chart
 from db.progress import load_member, seed_members
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.common import print_table, timed
 from bot.config import Settings
-from bot.reminders import DeliveryKind, SendWindow, delivery_nonce, plan_delivery
+from bot.domain.reminders import DeliveryKind, SendWindow, delivery_nonce, plan_delivery
 from bot.services.reminders import CHUNK, CLAIM_GRACE
 from db import reminders as store
 from db.database import Database, to_db

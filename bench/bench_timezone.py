@@ -29,8 +29,8 @@ import simcord
 from bench.common import LoopMonitor, print_table
 from bot.app import create_bot
 from bot.config import Settings
-from bot.progress import Status
-from bot.timeutil import period_key
+from bot.domain.progress import Status
+from bot.domain.timeutil import period_key
 from db.community import change_timezone, rebuild_period_counts, recount_periods
 from db.database import Database, from_db, to_db
 from db.progress import StepChange, apply_changes

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from discord import PrivilegedIntentsRequired
 
 from bot.config import Settings, SettingsError, load_settings
-from bot.plan import PlanError, load_plan
+from bot.domain.plan import PlanError, load_plan
 from db.database import Database, DatabaseError
 
 if TYPE_CHECKING:

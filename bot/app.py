@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.plan import Plan
+from bot.domain.plan import Plan
 from bot.tree import StepwiseTree
 from bot.ui.pager import PageSource
 from bot.ui.registry import register_components

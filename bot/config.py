@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.plan import Plan, PlanError, bundled_plan_path, load_plan
-from bot.timeutil import resolve_timezone
+from bot.domain.plan import Plan, PlanError, bundled_plan_path, load_plan
+from bot.domain.timeutil import resolve_timezone
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 

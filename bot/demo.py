@@ -19,9 +19,9 @@ from typing import Any
 import discord
 
 from bot.app import StepwiseBot, create_bot
-from bot.community import Cohort
 from bot.config import Settings
-from bot.progress import Status
+from bot.domain.community import Cohort
+from bot.domain.progress import Status
 from bot.ui.community_views import getting_started_embed
 from db.community import set_cohort, set_milestones_channel
 from db.progress import StepChange, apply_changes

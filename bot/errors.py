@@ -1,11 +1,7 @@
-"""Errors that mean 'the member asked for something that cannot be done'. Pure Python."""
+"""Moved to `bot.domain.errors`; this name stays so that older imports keep working."""
 
-from __future__ import annotations
+import sys
 
+from bot.domain import errors as _moved
 
-class UserError(Exception):
-    """A mistake the member can fix: shown to them as a short ephemeral message, never logged as a failure."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+sys.modules[__name__] = _moved

@@ -13,7 +13,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.errors import UserError
+from bot.domain.errors import UserError
 from bot.services.membership import member_returned
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import discord
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.progress import completions
+from bot.domain.progress import completions
 from bot.services.posts import Board, LeaderboardPosts, Refused, Sent
 from bot.ui.community_views import (
     BOARD_TITLE,

@@ -9,8 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.community import PAGE_SIZE, parse_period
-from bot.progress import current_step
+from bot.domain.community import PAGE_SIZE, parse_period
+from bot.domain.progress import current_step
 from bot.ui.community_views import buddies_embed, leaderboard_page
 from bot.ui.names import member_names
 from bot.ui.pager import Page, pager_view

@@ -7,9 +7,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.community import PACE_MAX, PACE_MIN, next_slot, parse_cohort, parse_schedule
-from bot.errors import UserError
-from bot.timeutil import local_date, resolve_timezone, search_timezones
+from bot.domain.community import PACE_MAX, PACE_MIN, next_slot, parse_cohort, parse_schedule
+from bot.domain.errors import UserError
+from bot.domain.timeutil import local_date, resolve_timezone, search_timezones
 from bot.ui.community_views import config_embed, missing_send
 from bot.ui.names import member_names, mentioned_ids
 from db.community import (

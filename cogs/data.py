@@ -10,9 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.errors import UserError
-from bot.export import MAX_FILE_BYTES, ImportedStep, ImportPlan, format_export, parse_export, plan_import
-from bot.progress import MemberProgress
+from bot.domain.errors import UserError
+from bot.domain.export import MAX_FILE_BYTES, ImportedStep, ImportPlan, format_export, parse_export, plan_import
+from bot.domain.progress import MemberProgress
 from bot.ui import data_views
 from bot.ui.progress_views import ConfirmView
 from db.progress import StepChange, change_member, forget_member, load_member, set_visible

@@ -9,8 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.errors import UserError
-from bot.progress import current_step, phase_done_counts
+from bot.domain.errors import UserError
+from bot.domain.progress import current_step, phase_done_counts
 from bot.ui.pager import Page, pager_view
 from bot.ui.plan_views import overview_page, search_page, step_choices, step_embed, step_nav
 from db.progress import load_member

@@ -11,13 +11,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.community import cohort_status, describe_cohort
-from bot.errors import UserError
-from bot.marking import clean_note, done_target, start_target
-from bot.plan import Plan, Step
-from bot.progress import MemberProgress, Status, completions, streaks
-from bot.stats import activity_grid, daily_series, expected_by_day, summarize
-from bot.timeutil import local_date
+from bot.domain.community import cohort_status, describe_cohort
+from bot.domain.errors import UserError
+from bot.domain.marking import clean_note, done_target, start_target
+from bot.domain.plan import Plan, Step
+from bot.domain.progress import MemberProgress, Status, completions, streaks
+from bot.domain.stats import activity_grid, daily_series, expected_by_day, summarize
+from bot.domain.timeutil import local_date
 from bot.ui import progress_views as views
 from bot.ui.charts import activity_calendar, progress_chart
 from bot.ui.plan_views import escape, step_choices

@@ -13,12 +13,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
-from bot.errors import UserError
-from bot.progress import Status, current_step
-from bot.reminders import SNOOZE, Schedule, SendWindow, parse_days, suggest_days, suggest_times
+from bot.domain.errors import UserError
+from bot.domain.progress import Status, current_step
+from bot.domain.reminders import SNOOZE, Schedule, SendWindow, parse_days, suggest_days, suggest_times
+from bot.domain.timeutil import local_date, parse_hhmm, resolve_timezone, search_timezones
 from bot.services.membership import Membership, check_member, member_left, member_returned
 from bot.services.reminders import ChannelGone, DmsClosed, ReminderDispatcher, ReminderMessage, Unbuildable
-from bot.timeutil import local_date, parse_hhmm, resolve_timezone, search_timezones
 from bot.tree import send_ephemeral
 from bot.ui.plan_views import SUCCESS
 from bot.ui.reminders import (

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from bot.community import (
+from bot.domain.community import (
     Buddy,
     Cohort,
     OwnStanding,
@@ -31,9 +31,9 @@ from bot.community import (
     next_slot,
     period_storage_key,
 )
-from bot.paging import page_slice
-from bot.progress import Status
-from bot.timeutil import Period, day_period_key, local_day_starts, parse_hhmm, period_key
+from bot.domain.paging import page_slice
+from bot.domain.progress import Status
+from bot.domain.timeutil import Period, day_period_key, local_day_starts, parse_hhmm, period_key
 from db.database import Database, from_db, from_db_opt, to_db
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from bot.reminders import PauseReason
+from bot.domain.reminders import PauseReason
 from db.database import Database, to_db
 
 _MARK_AWAY = "UPDATE members SET left_at = ? WHERE guild_id = ? AND user_id = ? AND left_at IS NULL"

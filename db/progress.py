@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from bot.community import summary_step
-from bot.marking import StepDiff
-from bot.progress import MemberProgress, Status, StepState
-from bot.timeutil import Period, period_key
+from bot.domain.community import summary_step
+from bot.domain.marking import StepDiff
+from bot.domain.progress import MemberProgress, Status, StepState
+from bot.domain.timeutil import Period, period_key
 from db.database import Database, from_db, from_db_opt, to_db
 
 EPOCH = "1970-01-01T00:00:00.000000+00:00"

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from bot.progress import Status, StepState
-from bot.reminders import (
+from bot.domain.progress import Status, StepState
+from bot.domain.reminders import (
     Delivery,
     DeliveryKind,
     PauseReason,

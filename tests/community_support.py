@@ -10,7 +10,7 @@ import discord
 import simcord
 
 from bot.app import StepwiseBot
-from bot.progress import Status
+from bot.domain.progress import Status
 from db.progress import ChangeResult, StepChange, apply_changes
 from tests.conftest import World
 

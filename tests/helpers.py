@@ -7,7 +7,7 @@ import re
 import discord
 import simcord
 
-from bot.errors import UserError
+from bot.domain.errors import UserError
 
 
 def assert_user_error(env: simcord.Env, result: simcord.InteractionResult, *fragments: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import simcord
 
-from bot.progress import Status
+from bot.domain.progress import Status
 from db.progress import StepChange, apply_changes
 from tests.community_support import add_admin, bot_of
 from tests.conftest import World

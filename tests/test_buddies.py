@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import simcord
 
-from bot.progress import Status
+from bot.domain.progress import Status
 from db.progress import StepChange, apply_changes
 from tests.community_support import bot_of, mark_done, set_visible
 from tests.conftest import World

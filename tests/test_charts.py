@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from bot.community import Cohort
-from bot.stats import (
+from bot.domain.community import Cohort
+from bot.domain.stats import (
     CALENDAR_WEEKS,
     CHART_MAX_DAYS,
     CHART_MIN_DAYS,
@@ -28,7 +28,7 @@ from bot.stats import (
     expected_by_day,
     local_day_counts,
 )
-from bot.timeutil import local_date
+from bot.domain.timeutil import local_date
 from bot.ui.charts import CALENDAR_SIZE, PROGRESS_SIZE, activity_calendar, progress_chart
 
 UTC_ZONE = ZoneInfo("UTC")

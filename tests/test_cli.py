@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.plan import bundled_plan_path
+from bot.domain.plan import bundled_plan_path
 
 
 def test_check_plan_prints_phases_and_steps(capsys: pytest.CaptureFixture[str]) -> None:

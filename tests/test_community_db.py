@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.community import rank_rows, summary_step
-from bot.progress import Status
+from bot.domain.community import rank_rows, summary_step
+from bot.domain.progress import Status
 from db.community import _standing_query, board_page, buddies, on_pace, rebuild_period_counts, standing, top
 from db.database import Database, migrations, split_statements
 from db.progress import StepChange, apply_changes

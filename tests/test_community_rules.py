@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.community import (
+from bot.domain.community import (
     Cohort,
     Pace,
     PostSchedule,
@@ -23,8 +23,8 @@ from bot.community import (
     rank_rows,
     summary_step,
 )
-from bot.errors import UserError
-from bot.progress import Status
+from bot.domain.errors import UserError
+from bot.domain.progress import Status
 
 KIRITIMATI = ZoneInfo("Pacific/Kiritimati")  # UTC+14: local Monday starts on Sunday 10:00 UTC
 AUCKLAND = ZoneInfo("Pacific/Auckland")

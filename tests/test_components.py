@@ -15,7 +15,7 @@ import discord
 import pytest
 import simcord
 
-from bot.plan import bundled_plan_path
+from bot.domain.plan import bundled_plan_path
 from bot.ui.components import AnsweredButton
 from bot.ui.registry import DYNAMIC_ITEMS
 from tests.community_support import bot_of, mark_done

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, SettingsError, load_settings
-from bot.plan import bundled_plan_path
+from bot.domain.plan import bundled_plan_path
 
 ALL_ENV = ("DISCORD_TOKEN", "DATABASE_PATH", "PLAN_PATH", "DEV_GUILD_ID", "LOG_LEVEL", "DEFAULT_TIMEZONE")
 

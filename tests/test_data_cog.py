@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import simcord
 
-from bot.progress import Status
+from bot.domain.progress import Status
 from db.progress import StepChange, apply_changes, history_depth, load_member
 from tests.conftest import World
 from tests.helpers import assert_user_error, button_labels, embed_text

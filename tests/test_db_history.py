@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.errors import UserError
-from bot.progress import MemberProgress, Status, StepState
+from bot.domain.errors import UserError
+from bot.domain.progress import MemberProgress, Status, StepState
 from db.database import Database
 from db.progress import (
     StepChange,
@@ -154,7 +154,7 @@ async def test_summary_and_period_counts_match_a_recount_after_random_changes(db
     """The summary row and period counts, kept up to date per change, equal a recount from raw rows."""
     import random
 
-    from bot.timeutil import period_key
+    from bot.domain.timeutil import period_key
 
     rng = random.Random(7)
     tz = ZoneInfo("Europe/Berlin")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import simcord
 
-from bot.plan import load_plan
+from bot.domain.plan import load_plan
 from db.progress import load_member
 from tests.conftest import World
 from tests.helpers import assert_user_error, button_labels

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.errors import UserError
-from bot.export import (
+from bot.domain.errors import UserError
+from bot.domain.export import (
     MAX_FILE_BYTES,
     ImportedStep,
     format_export,
@@ -16,8 +16,8 @@ from bot.export import (
     parse_instant,
     plan_import,
 )
-from bot.plan import load_plan
-from bot.progress import Status, StepState
+from bot.domain.plan import load_plan
+from bot.domain.progress import Status, StepState
 
 PLAN = load_plan()
 NOW = datetime(2026, 2, 1, 12, tzinfo=UTC)

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.errors import UserError
-from bot.marking import MAX_NOTE, StepDiff, clean_note, describe_diffs, done_target, start_target
-from bot.plan import load_plan
-from bot.progress import Status, StepState
+from bot.domain.errors import UserError
+from bot.domain.marking import MAX_NOTE, StepDiff, clean_note, describe_diffs, done_target, start_target
+from bot.domain.plan import load_plan
+from bot.domain.progress import Status, StepState
 
 PLAN = load_plan()
 T = datetime(2026, 1, 1, tzinfo=UTC)

@@ -16,7 +16,7 @@ import discord
 import pytest
 import simcord
 
-from bot.progress import Status
+from bot.domain.progress import Status
 from db.progress import StepChange, apply_changes
 from tests.community_support import add_admin, bot_of, mark_done
 from tests.conftest import World

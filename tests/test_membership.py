@@ -19,7 +19,7 @@ import simcord
 from bot.__main__ import main
 from bot.app import StepwiseBot, intents_for
 from bot.config import Settings, SettingsError, load_settings
-from bot.reminders import PauseReason
+from bot.domain.reminders import PauseReason
 from db import membership
 from db import reminders as store
 from db.progress import load_member

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.reminders import PauseReason, Schedule
-from bot.timeutil import ALL_DAYS
+from bot.domain.reminders import PauseReason, Schedule
+from bot.domain.timeutil import ALL_DAYS
 from db import membership
 from db import reminders as reminder_store
 from db.community import buddies, on_pace, standing, top

@@ -8,7 +8,7 @@ import pytest
 import simcord
 
 from bot.app import StepwiseBot
-from bot.progress import Status
+from bot.domain.progress import Status
 from db.progress import StepChange, apply_changes
 from tests.conftest import World
 from tests.helpers import assert_user_error, button_labels, embed_text

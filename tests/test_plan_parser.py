@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.plan import PlanError, bundled_plan_path, load_plan, parse_plan, split_title_exercise
+from bot.domain.plan import PlanError, bundled_plan_path, load_plan, parse_plan, split_title_exercise
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "plan" / "backend-learning-plan.md"
 BUNDLED = bundled_plan_path()

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.community import PostSchedule
+from bot.domain.community import PostSchedule
 from bot.services.posts import GRACE, Board, LeaderboardPosts, Refused, Sent, post_nonce
 from db.community import get_settings, set_leaderboard
 from db.database import Database

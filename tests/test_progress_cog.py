@@ -14,8 +14,8 @@ from simcord import actors as simcord_actors
 from simcord.enums import AppCommandType, InteractionType
 from simcord.results import InteractionResult
 
-from bot.community import Cohort
-from bot.progress import Status
+from bot.domain.community import Cohort
+from bot.domain.progress import Status
 from bot.ui.charts import CALENDAR_SIZE, PROGRESS_SIZE
 from db.community import set_cohort
 from db.progress import StepChange, apply_changes, history_depth, load_member
@@ -414,7 +414,7 @@ async def test_help_lists_the_progress_and_data_commands(env: simcord.Env, world
 
 
 async def test_progress_says_how_the_member_stands_against_the_cohort(env: simcord.Env, world: World) -> None:
-    from bot.community import Cohort
+    from bot.domain.community import Cohort
     from db.community import set_cohort
 
     await seed(env, world, world.alice, *(StepChange(n, Status.DONE) for n in range(1, 4)))

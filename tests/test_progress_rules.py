@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.plan import load_plan
-from bot.progress import MemberProgress, Status, StepState, completions, current_step, phase_done_counts, streaks
+from bot.domain.plan import load_plan
+from bot.domain.progress import MemberProgress, Status, StepState, completions, current_step, phase_done_counts, streaks
 
 PLAN = load_plan()
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -112,7 +112,7 @@ def test_streak_days_depend_on_the_time_zone() -> None:
 def test_streaks_and_pace_survive_done_dates_in_year_1_and_9999(zone: str) -> None:
     """What an old database may hold: before, streaks() raised OverflowError for the member (and the reminder
     tick that built their DM)."""
-    from bot.stats import summarize
+    from bot.domain.stats import summarize
 
     now = datetime(2026, 1, 10, 12, tzinfo=UTC)
     done = [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC),

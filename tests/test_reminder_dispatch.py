@@ -21,8 +21,8 @@ import aiohttp
 import pytest
 
 from bot.config import Settings
-from bot.plan import Plan
-from bot.reminders import DeliveryKind, PauseReason, Schedule, SendWindow, delivery_nonce
+from bot.domain.plan import Plan
+from bot.domain.reminders import DeliveryKind, PauseReason, Schedule, SendWindow, delivery_nonce
 from bot.services.reminders import DmsClosed, ReminderDispatcher, ReminderMessage, Unbuildable
 from db import reminders as store
 from db.database import Database, to_db

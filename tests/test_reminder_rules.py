@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.reminders import (
+from bot.domain.reminders import (
     WEEKENDS,
     DeliveryKind,
     Reminder,
@@ -21,7 +21,7 @@ from bot.reminders import (
     suggest_days,
     suggest_times,
 )
-from bot.timeutil import ALL_DAYS, WEEKDAYS
+from bot.domain.timeutil import ALL_DAYS, WEEKDAYS
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

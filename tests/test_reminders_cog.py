@@ -12,8 +12,8 @@ import pytest
 import simcord
 
 from bot.app import StepwiseBot
-from bot.progress import Status
-from bot.reminders import Schedule
+from bot.domain.progress import Status
+from bot.domain.reminders import Schedule
 from bot.ui.reminders import reminder_buttons
 from db import reminders as store
 from db.progress import StepChange, apply_changes, load_member

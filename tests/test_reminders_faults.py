@@ -22,7 +22,7 @@ import simcord
 
 from bot.__main__ import install_shutdown_signals
 from bot.app import StepwiseBot
-from bot.reminders import PauseReason
+from bot.domain.reminders import PauseReason
 from db import reminders as store
 from db.database import to_db
 from tests.community_support import add_admin

@@ -30,7 +30,7 @@ import pytest
 import simcord
 
 from bot.app import StepwiseBot
-from bot.reminders import SendWindow, format_days
+from bot.domain.reminders import SendWindow, format_days
 from db.reminders import SENT_RECORD_DAYS
 from tests.helpers import embed_text
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.stats import forecast_finish, pace_per_week, percent, summarize
+from bot.domain.stats import forecast_finish, pace_per_week, percent, summarize
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

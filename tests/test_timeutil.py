@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.timeutil import (
+from bot.domain.timeutil import (
     WEEKDAYS,
     local_date,
     local_day_starts,

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import simcord
 
-from bot.community import PostSchedule
-from bot.progress import Status
-from bot.timeutil import Period, local_date, local_day_starts, parse_hhmm, period_key
+from bot.domain.community import PostSchedule
+from bot.domain.progress import Status
+from bot.domain.timeutil import Period, local_date, local_day_starts, parse_hhmm, period_key
 from db.community import change_timezone, get_settings, rebuild_period_counts, recount_periods, set_leaderboard
 from db.database import Database, to_db
 from db.progress import StepChange, apply_changes, undo

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.community import LATE_LIMIT, Ranked, due_slots, period_storage_key, previous_week_key
-from bot.timeutil import local_date
+from bot.domain.community import LATE_LIMIT, Ranked, due_slots, period_storage_key, previous_week_key
+from bot.domain.timeutil import local_date
 from db.community import DuePost, due_posts, get_settings, on_pace, top
 from db.database import Database
 from db.posts import PostClaim, claim_slot, record_posted, record_problem, stale_claims, start_retry

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from bot.plan import Plan, Step
-from bot.progress import Status, StepState, Streak, current_step, streaks
-from bot.reminders import (
+from bot.domain.plan import Plan, Step
+from bot.domain.progress import Status, StepState, Streak, current_step, streaks
+from bot.domain.reminders import (
     SENDERS,
     Delivery,
     DeliveryKind,
@@ -40,7 +40,7 @@ from bot.reminders import (
     delivery_slot,
     plan_delivery,
 )
-from bot.timeutil import local_date
+from bot.domain.timeutil import local_date
 from db import reminders as store
 from db.database import Database
 

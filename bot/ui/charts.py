@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.stats import ActivityGrid, DailySeries
+from bot.domain.stats import ActivityGrid, DailySeries
 
 # Palette: Discord-like greys with a blue brand accent.
 CARD_HEX = "#232428"

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import discord
 
-from bot.community import Buddy, Cohort, OwnStanding, Ranked
-from bot.plan import Phase, Plan, Step
-from bot.timeutil import Period, period_start
+from bot.domain.community import Buddy, Cohort, OwnStanding, Ranked
+from bot.domain.plan import Phase, Plan, Step
+from bot.domain.timeutil import Period, period_start
 from bot.ui.names import names_for_mentions, unknown_label
 from bot.ui.pager import Page
 from bot.ui.plan_views import BRAND, SUCCESS

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.export import ImportPlan
-from bot.plan import Plan
-from bot.progress import MemberProgress
+from bot.domain.export import ImportPlan
+from bot.domain.plan import Plan
+from bot.domain.progress import MemberProgress
 from bot.ui.plan_views import BRAND, SUCCESS, escape
 from bot.ui.progress_views import total_line
 

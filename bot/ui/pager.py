@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import discord
 
-from bot.paging import clamp as clamp  # noqa: PLC0414 - re-exported: the arithmetic lives in bot.paging
-from bot.paging import page_slice as page_slice  # noqa: PLC0414
+from bot.domain.paging import clamp as clamp  # noqa: PLC0414 - re-exported: the arithmetic lives in bot.paging
+from bot.domain.paging import page_slice as page_slice  # noqa: PLC0414
 from bot.tree import send_ephemeral
 from bot.ui.components import AnsweredButton, AnsweredView
 

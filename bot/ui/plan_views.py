@@ -8,9 +8,9 @@ from typing import Any
 
 import discord
 
-from bot.errors import UserError
-from bot.plan import Phase, Plan, Step
-from bot.progress import Status
+from bot.domain.errors import UserError
+from bot.domain.plan import Phase, Plan, Step
+from bot.domain.progress import Status
 from bot.tree import send_ephemeral
 from bot.ui.components import AnsweredButton, AnsweredView
 from bot.ui.pager import Page, page_slice, show_page

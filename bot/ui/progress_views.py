@@ -9,10 +9,10 @@ from typing import Any
 
 import discord
 
-from bot.marking import STATUS_WORDS, StepDiff, describe_diffs
-from bot.plan import Plan, Step
-from bot.progress import Completion, MemberProgress, Status, Streak, current_step, phase_done_counts
-from bot.stats import Summary
+from bot.domain.marking import STATUS_WORDS, StepDiff, describe_diffs
+from bot.domain.plan import Plan, Step
+from bot.domain.progress import Completion, MemberProgress, Status, Streak, current_step, phase_done_counts
+from bot.domain.stats import Summary
 from bot.tree import send_ephemeral
 from bot.ui.components import AnsweredView
 from bot.ui.plan_views import BRAND, SUCCESS, bar, escape

@@ -9,10 +9,10 @@ from typing import Any, ClassVar, Literal
 
 import discord
 
-from bot.plan import Plan, Step
-from bot.progress import Streak
-from bot.reminders import WEEKENDS, DeliveryKind, PauseReason, Reminder, Schedule, format_days
-from bot.timeutil import ALL_DAYS, DAY_NAMES, WEEKDAYS
+from bot.domain.plan import Plan, Step
+from bot.domain.progress import Streak
+from bot.domain.reminders import WEEKENDS, DeliveryKind, PauseReason, Reminder, Schedule, format_days
+from bot.domain.timeutil import ALL_DAYS, DAY_NAMES, WEEKDAYS
 from bot.tree import send_ephemeral
 from bot.ui.components import AnsweredButton, AnsweredView
 from bot.ui.plan_views import BRAND, SUCCESS, bar, escape

@@ -1,0 +1,2 @@
+"""The domain floor: pure rules (plan, progress, streaks and pace, ranking, reminder schedules and delivery
+decisions, export format, time arithmetic). No discord, no database driver, no store: checked by import-linter."""

@@ -1,0 +1,1 @@
+"""Discord rendering: embeds, views, dynamic buttons, charts, names. Imports no store."""
