@@ -34,7 +34,7 @@ from bot.progress import Status
 from bot.reminders import Schedule
 from bot.tree import StepwiseTree, user_message
 from bot.ui.community_views import getting_started_embed
-from cogs.demo import Demo, dm_copy, latest_dm
+from bot.ui.demo import attach_machine, dm_copy, latest_dm
 from db.community import set_cohort, set_leaderboard, set_milestones_channel
 from db.progress import StepChange, apply_changes
 from db.reminders import set_reminder
@@ -220,11 +220,13 @@ def answer_mistakes_quietly(env: Any, bot: StepwiseBot) -> None:
     recording wrapper. The bot keeps its one error path: StepwiseTree.on_error answers both.
     """
     tree = bot.tree
+    if not isinstance(tree, StepwiseTree):  # pragma: no cover - create_bot always builds one
+        return
     recording = tree.on_error
 
-    async def on_error(interaction: discord.Interaction, error: discord.app_commands.AppCommandError) -> None:
+    async def on_error(interaction: discord.Interaction[Any], error: discord.app_commands.AppCommandError) -> None:
         if user_message(error) is not None:
-            await StepwiseTree.on_error(tree, interaction, error)  # type: ignore[arg-type]
+            await StepwiseTree.on_error(tree, interaction, error)
         else:
             await recording(interaction, error)
 
@@ -344,7 +346,9 @@ class DemoClock:
 
     async def _wait_for_quiet(self) -> None:
         """The page's action that queued the request must finish before the clock may move."""
-        while self.env._operation_task is not None:
+        for _ in range(6000):  # SimCord offers no event for "operation over"; poll for at most a minute
+            if self.env._operation_task is None:
+                return
             await asyncio.sleep(0.01)
 
     async def _serve_one(self, interaction: discord.Interaction, hours: int) -> None:
@@ -390,9 +394,7 @@ async def run_demo(settings: Settings, *, port: int, wait: bool = True) -> None:
             answer_mistakes_quietly(env, bot)
             _guild, channel, members = await build_world(env, bot)
             clock = DemoClock(env, bot, channel.id, members)
-            cog = bot.get_cog("Demo")
-            if isinstance(cog, Demo):
-                cog.machine = clock
+            attach_machine(bot, clock)
             freeze_world()
             assets = offline_assets(env.backend.bot_user.id)
             async with env.preview(channel, viewers=members, layout="channel", port=port, assets=assets) as preview:
