@@ -259,7 +259,7 @@ class AdvanceReport:
         if viewer_id is not None and viewer_id not in self.dms_for:
             lines.append("No reminder for you on the way: set one with `/remind set time:09:00`.")
         if self.leaderboard_posts or self.milestones:
-            lines.append("Scroll up in #study to see the posts.")
+            lines.append("The posts are in #study, below this answer.")
         return "\n".join(lines)
 
 
