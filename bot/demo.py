@@ -373,34 +373,62 @@ class DemoClock:
 # ---------------------------------------------------------------------------------------------- running
 
 
+@dataclass
+class DemoWorld:
+    env: Any
+    bot: StepwiseBot
+    guild: Any
+    channel: Any
+    members: list[Any]
+    clock: DemoClock
+
+
+def demo_bot(settings: Settings) -> StepwiseBot:
+    """The real bot plus the demo cog; time moves only when asked (/demo advance): no real interval job."""
+    return create_bot(settings, extensions=(*EXTENSIONS, "cogs.demo"), interval_job=False)
+
+
+def demo_env(bot: StepwiseBot) -> Any:
+    import simcord
+
+    env = simcord.Env(bot, check_errors=False, settle_timeout=60.0)
+    present_as_stepwise(env)
+    return env
+
+
+async def open_world(env: Any, bot: StepwiseBot) -> DemoWorld:
+    """After env.start(): the demo server, its members and the clock, with the world frozen out of gc."""
+    answer_mistakes_quietly(env, bot)
+    guild, channel, members = await build_world(env, bot)
+    clock = DemoClock(env, bot, channel.id, members)
+    attach_machine(bot, clock)
+    await asyncio.to_thread(warm_up_charts)
+    freeze_world()
+    return DemoWorld(env, bot, guild, channel, members, clock)
+
+
 async def run_demo(settings: Settings, *, port: int, wait: bool = True) -> None:
     try:
-        import simcord
+        import simcord  # noqa: F401 - only to fail with a clear message
     except ImportError as error:  # pragma: no cover - `make demo` installs it
         raise SystemExit("the demo needs SimCord: run `make demo`, which installs it") from error
 
     for noisy in ("discord.state", "discord.client", "discord.gateway"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="stepwise-demo-") as tmp:
-        demo_settings = settings.model_copy(update={"database_path": Path(tmp) / "demo.sqlite3",
-                                                    "dev_guild_id": None})
-        # Time moves only when asked (/demo advance): no real interval job.
-        bot = create_bot(demo_settings, extensions=(*EXTENSIONS, "cogs.demo"), interval_job=False)
-        env = simcord.Env(bot, check_errors=False, settle_timeout=60.0)
-        present_as_stepwise(env)
+        bot = demo_bot(settings.model_copy(update={"database_path": Path(tmp) / "demo.sqlite3",
+                                                   "dev_guild_id": None}))
+        env = demo_env(bot)
         await env.start()
         served: asyncio.Task[None] | None = None
         try:
-            answer_mistakes_quietly(env, bot)
-            _guild, channel, members = await build_world(env, bot)
-            clock = DemoClock(env, bot, channel.id, members)
-            attach_machine(bot, clock)
-            freeze_world()
+            world = await open_world(env, bot)
             assets = offline_assets(env.backend.bot_user.id)
-            async with env.preview(channel, viewers=members, layout="channel", port=port, assets=assets) as preview:
-                clock.preview = preview
-                served = asyncio.create_task(clock.serve())
-                print_banner(preview.url, port, [m.name for m in members])
+            async with env.preview(world.channel, viewers=world.members, layout="channel", port=port,
+                                   assets=assets) as preview:
+                world.clock.preview = preview
+                served = asyncio.create_task(world.clock.serve())
+                print_banner(preview.url, port, [m.name for m in world.members])
                 if wait:
                     await preview.wait_closed()
         finally:
@@ -411,6 +439,20 @@ async def run_demo(settings: Settings, *, port: int, wait: bool = True) -> None:
             with contextlib.suppress(Exception):
                 await env.shutdown()
             await bot.close()
+
+
+def warm_up_charts() -> None:
+    """Import matplotlib and draw one throw-away figure now, so a member's first /progress is not the one
+    that pays ~0.4 s of imports and font loading."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(2, 1))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.plot([datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")), datetime(2026, 1, 2, tzinfo=ZoneInfo("UTC"))], [0, 1])
+    axes.set_title("warm-up")
+    figure.savefig(io.BytesIO(), format="png")
 
 
 def freeze_world() -> None:
