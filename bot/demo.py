@@ -425,7 +425,7 @@ async def run_demo(settings: Settings, *, port: int, wait: bool = True) -> None:
             world = await open_world(env, bot)
             assets = offline_assets(env.backend.bot_user.id)
             async with env.preview(world.channel, viewers=world.members, layout="channel", port=port,
-                                   assets=assets) as preview:
+                                   assets=assets, timezone=SERVER_TZ) as preview:
                 world.clock.preview = preview
                 served = asyncio.create_task(world.clock.serve())
                 print_banner(preview.url, port, [m.name for m in world.members])

@@ -39,12 +39,15 @@ class Check:
         self.shots = 0
         self.timings: list[tuple[str, float]] = []
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, *, bottom: bool = True) -> Path:
         self.shots += 1
         jump = self.page.locator("#new-messages")
-        if jump.is_visible():  # what a person does when the page says there is more below
+        if bottom and jump.is_visible():  # what a person does when the page says there is more below
             jump.click()
             time.sleep(0.3)
+        if bottom:
+            self.page.locator("#channel-timeline").evaluate("e => { e.scrollTop = e.scrollHeight; }")
+            time.sleep(0.2)
         path = OUT / f"{self.shots:02d}-{name}.png"
         self.page.screenshot(path=str(path))
         print(f"  screenshot {path.relative_to(ROOT)}", flush=True)
@@ -186,7 +189,7 @@ def newcomer(check: Check) -> None:
     assert "Leaderboard" in text
     check.shot("advanced-24h")
     page.get_by_text("🏆 Leaderboard").last.scroll_into_view_if_needed()
-    check.shot("leaderboard-post")
+    check.shot("leaderboard-post", bottom=False)
 
     print("- /demo dm", flush=True)
     check.command("demo dm", expect="Your DMs from Stepwise")
@@ -197,6 +200,8 @@ def newcomer(check: Check) -> None:
     time.sleep(0.5)
     broken = page.locator("text=thumbnail unavailable").count() + page.locator("text=Image unavailable").count()
     check.shot("progress")
+    page.locator(".embed-title, h2, h3, strong", has_text="ada").last.scroll_into_view_if_needed()
+    check.shot("progress-card-top", bottom=False)
     assert broken == 0, "an image did not render offline"
 
     print("- a while of ordinary use, timed (rough edge 7)", flush=True)
