@@ -176,6 +176,11 @@ def newcomer(check: Check) -> None:
     status = check.status()
     assert "uncertain" not in status.lower(), f"a mistake shows as: {status}"
     assert "fail" not in status.lower(), f"a mistake shows as: {status}"
+    # A failed action raises a diagnostic ("The bot action failed") counted on the Inspector button, and the
+    # page keeps the command in the message box as if it had not been answered.
+    badge = page.locator("#inspector-count")
+    assert badge.is_hidden(), f"the page flags the answered mistake: Inspector {badge.inner_text()}"
+    assert not page.locator(".command-chip").count(), "the answered command stayed in the message box"
     check.shot("mistake-answered")
 
     print("- /remind set 09:00, then /demo advance hours:24", flush=True)
@@ -241,8 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\nAction round trips seen in the browser (click to answer on the page):")
     for label, took in check.timings:
         print(f"  {took * 1000:7.0f} ms  {label}")
-    slow = [(label, took) for label, took in check.timings if took > ACTION_LIMIT_S + 1.0]
-    if slow:  # the page polls, so a browser round trip carries ~0.1-0.5 s on top of the bot's own time
+    # The page polls, so a browser round trip carries up to ~0.3 s on top of the bot's own time. /demo advance
+    # is acknowledged at once ("thinking") and answers after the simulated hours have run: the bot paces its
+    # DMs at 40 requests a second as on Discord, so 24 h with 26 reminders takes about a second and a half.
+    slow = [(label, took) for label, took in check.timings
+            if took > (4.0 if label.startswith("/demo advance") else ACTION_LIMIT_S + 0.3)]
+    if slow:
         print(f"SLOW: {slow}")
         return 1
     print(f"browser check passed; screenshots in {OUT.relative_to(ROOT)}/")
