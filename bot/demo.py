@@ -313,6 +313,7 @@ class DemoClock:
             report.milestones += sum(1 for m in self._bot_messages_after(marks)
                                      if m.channel_id == self.channel_id and m.content.startswith("🎉"))
         report.end = self.env.now()
+        tidy_world(self.env)
         return report
 
     async def _others_answer(self, user_ids: list[int], viewer_id: int | None) -> int:
@@ -403,7 +404,7 @@ async def open_world(env: Any, bot: StepwiseBot) -> DemoWorld:
     clock = DemoClock(env, bot, channel.id, members)
     attach_machine(bot, clock)
     await asyncio.to_thread(warm_up_charts)
-    freeze_world()
+    tidy_world(env)
     return DemoWorld(env, bot, guild, channel, members, clock)
 
 
@@ -454,6 +455,14 @@ def warm_up_charts() -> None:
     axes.plot(days, [0, 1])  # type: ignore[arg-type]  # dates are plotted through matplotlib's converters
     axes.set_title("warm-up")
     figure.savefig(io.BytesIO(), format="png")
+
+
+def tidy_world(env: Any) -> None:
+    """Keep a long-running demo as quick as a fresh one: drop SimCord's request log and transcript (tests read
+    them; the demo never does, and they grow with every request), then freeze what is left."""
+    env.backend.http_requests.clear()
+    env.backend.transcript.clear()
+    freeze_world()
 
 
 def freeze_world() -> None:
