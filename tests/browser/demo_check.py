@@ -221,7 +221,7 @@ def newcomer(check: Check) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument("--port", type=int, default=0, help="0: any free port")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.png"):
