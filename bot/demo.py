@@ -204,6 +204,21 @@ async def configure_server(bot: StepwiseBot, guild_id: int, channel_id: int, now
     await set_cohort(bot.db, guild_id, Cohort(now.date() - timedelta(weeks=3), 4))
 
 
+DEMO_NOTE = (
+    "🧪 **This is the offline demo.** Time stands still here until you move it: "
+    "`/demo advance hours:24` runs a simulated day (the 09:00 reminder DMs, the 18:00 leaderboard post, "
+    "milestones as other members study), and `/demo dm` shows your latest DM. "
+    "Switch member with **Viewing as** at the top (ada is an admin)."
+)
+
+
+async def post_demo_note(env: Any, bot: StepwiseBot, channel_id: int) -> None:
+    channel = bot.get_channel(channel_id)
+    if isinstance(channel, discord.TextChannel):
+        await channel.send(DEMO_NOTE)
+    await env.settle()
+
+
 def present_as_stepwise(env: Any) -> None:
     """Before the bot connects: the simulated bot account is called Stepwise and has its own avatar."""
     env.backend.bot_user.name = BOT_NAME
@@ -401,6 +416,7 @@ async def open_world(env: Any, bot: StepwiseBot) -> DemoWorld:
     """After env.start(): the demo server, its members and the clock, with the world frozen out of gc."""
     answer_mistakes_quietly(env, bot)
     guild, channel, members = await build_world(env, bot)
+    await post_demo_note(env, bot, channel.id)
     clock = DemoClock(env, bot, channel.id, members)
     attach_machine(bot, clock)
     await asyncio.to_thread(warm_up_charts)
