@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run demo test test-slow lint lint-imports typecheck unit bench check-plan clean
+.PHONY: install run demo test test-slow test-browser lint lint-imports typecheck unit bench check-plan clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ test-slow: $(STAMP)  ## the long simulations (a year of reminder ticks); .ci/run
 	$(BIN)/python -m pytest -m slow
 
 test: lint lint-imports typecheck unit
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+test-browser: $(STAMP)  ## the demo in headless Chromium, used as a newcomer does; screenshots in tests/browser/out/
+	test -x /usr/bin/chromium || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+	$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/python -m pip install --quiet playwright
+	$(BIN)/python tests/browser/demo_check.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
