@@ -21,6 +21,7 @@ from bot.ui.community_views import (
     missing_send,
     scheduled_post_embed,
 )
+from bot.ui.names import member_names
 from db.community import get_settings, record_failure
 from db.milestones import claim_milestones, claim_role, record_announcement, release_role
 from db.progress import ChangeResult
@@ -57,8 +58,9 @@ class Announcements(commands.Cog):
         missing = missing_send(channel, channel.guild.me)
         if missing:
             return Refused(f"I am missing {', '.join(missing)} in {channel.mention}.")
+        names = await member_names(channel.guild, [r.user_id for r in (*board.rows, *board.movers)])
         embed = scheduled_post_embed(board.rows, board.movers, board.movers_label, cohort_line=board.cohort_line,
-                                     slot=board.slot, late=board.late)
+                                     slot=board.slot, late=board.late, names=names)
         try:
             message = await channel.send(embed=embed, nonce=nonce)
         except discord.Forbidden as error:

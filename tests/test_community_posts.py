@@ -53,8 +53,8 @@ async def test_each_slot_is_posted_exactly_once_across_restarts_and_downtime(
         await bot_of(env).run_scheduled(moment)
     assert len(bot_posts(board)) == 1
     first = bot_posts(board)[0].embeds[0]
-    assert (first.description or "").splitlines() == [f"🥇 <@{world.alice.id}> · **3** steps",
-                                                      f"🥈 <@{world.bob.id}> · **1** step"]
+    # names, not mentions: in an embed a mention of a member the reader's client has not loaded is "@unknown-user"
+    assert (first.description or "").splitlines() == ["🥇 alice · **3** steps", "🥈 bob · **1** step"]
     assert "posted late" not in (first.footer.text or "")
 
     await env.restart_bot(env.make_bot())  # type: ignore[attr-defined]
@@ -89,7 +89,7 @@ async def test_post_shows_top_ten_movers_and_cohort_pace(env: simcord.Env, world
     embed = bot_posts(board)[0].embeds[0]
     assert len((embed.description or "").splitlines()) == 10
     fields = {f.name: f.value for f in embed.fields}
-    assert fields["🚀 Moved most this week"] == f"<@{world.alice.id}> · +2"
+    assert fields["🚀 Moved most this week"] == "alice · +2"
     assert fields["📅 Cohort"] == "**12** of 13 members are on pace or ahead (at least 7 steps by today)."
 
 

@@ -104,13 +104,18 @@ def buddies_embed(step: Step, buddies: Sequence[Buddy], total: int, nearby: Mapp
 
 
 def scheduled_post_embed(rows: Sequence[Ranked], movers: Sequence[Ranked], movers_label: str, *,
-                         cohort_line: str | None, slot: datetime, late: bool) -> discord.Embed:
+                         cohort_line: str | None, slot: datetime, late: bool,
+                         names: Mapping[int, str] | None = None) -> discord.Embed:
+    """The scheduled post. `names`: escaped display names (bot.ui.names); in an embed a mention of a member the
+    reader's client has not loaded shows as "@unknown-user", so names are what a big server can read."""
+    shown = names or {}
     embed = discord.Embed(title=BOARD_TITLE, colour=BRAND, timestamp=slot)
-    embed.description = ("\n".join(ranked_line(r) for r in rows) if rows
+    embed.description = ("\n".join(ranked_line(r, name=shown.get(r.user_id)) for r in rows) if rows
                          else "Nobody has finished a step yet. `/plan next` shows where to start.")
     if movers:
         embed.add_field(name=f"🚀 Moved most {movers_label}",
-                        value="\n".join(f"<@{r.user_id}> · +{r.done}" for r in movers), inline=False)
+                        value="\n".join(f"{shown.get(r.user_id, f'<@{r.user_id}>')} · +{r.done}" for r in movers),
+                        inline=False)
     if cohort_line:
         embed.add_field(name="📅 Cohort", value=cohort_line, inline=False)
     footer = "Your own rank: /leaderboard"
