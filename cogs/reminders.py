@@ -47,11 +47,34 @@ UNKNOWN_CHANNEL = 10003
 UNKNOWN_MEMBER = 10007
 
 
-class DiscordSender:
-    """The reminder tick's `Sender` (bot/services/reminders.py), with discord.py."""
+class DiscordMembers:
+    """The membership lookup on Discord's REST API (no members intent needed): one request per question.
+
+    Used by DM button presses (via bot.services.membership) and, through DiscordSender, by the reminder tick.
+    """
 
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
+
+    async def membership(self, guild_id: int, user_id: int) -> Membership:
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            return Membership.NO_SERVER
+        try:
+            await guild.fetch_member(user_id)
+        except discord.NotFound as error:
+            if error.code == UNKNOWN_MEMBER:
+                return Membership.LEFT
+            log.warning("could not look up user %s in guild %s: %s", user_id, guild_id, error)
+            return Membership.UNKNOWN
+        except discord.HTTPException as error:
+            log.warning("could not look up user %s in guild %s: %s", user_id, guild_id, error)
+            return Membership.UNKNOWN
+        return Membership.MEMBER
+
+
+class DiscordSender(DiscordMembers):
+    """The reminder tick's `Sender` (bot/services/reminders.py), with discord.py."""
 
     async def open_dm(self, user_id: int) -> int:
         return (await self.bot.create_dm(discord.Object(user_id))).id
@@ -79,33 +102,12 @@ class DiscordSender:
         return sent.id
 
     async def is_member(self, guild_id: int, user_id: int) -> bool:
-        try:
-            await self.bot.http.get_member(guild_id, user_id)
-        except discord.NotFound as error:
-            if error.code == UNKNOWN_MEMBER:
-                return False
-            raise
-        return True
-
-
-class DiscordMembers:
-    """The membership lookup on Discord's REST API (no members intent needed): one request per question."""
-
-    def __init__(self, bot: StepwiseBot) -> None:
-        self.bot = bot
-
-    async def membership(self, guild_id: int, user_id: int) -> Membership:
-        guild = self.bot.get_guild(guild_id)
-        if guild is None:
-            return Membership.NO_SERVER
-        try:
-            await guild.fetch_member(user_id)
-        except discord.NotFound:
-            return Membership.LEFT
-        except discord.HTTPException as error:
-            log.warning("could not look up user %s in guild %s: %s", user_id, guild_id, error)
-            return Membership.UNKNOWN
-        return Membership.MEMBER
+        """False only when Discord says the member is gone; a failed lookup raises (the tick then sends anyway),
+        and a server the bot is not in is left to the guild-removed listener."""
+        found = await self.membership(guild_id, user_id)
+        if found is Membership.UNKNOWN:
+            raise LookupError(f"membership of user {user_id} in guild {guild_id} is unknown")
+        return found is not Membership.LEFT
 
 
 @app_commands.guild_only()
