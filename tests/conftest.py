@@ -26,8 +26,9 @@ def settings(db_path: Path) -> Settings:
 
 
 @pytest.fixture
-def make_bot(settings: Settings) -> Callable[..., StepwiseBot]:
-    """Builds bots on the test's database; every bot built is closed at teardown."""
+async def make_bot(settings: Settings) -> AsyncIterator[Callable[..., StepwiseBot]]:
+    """Builds bots on the test's database; every bot built is closed at teardown (SimCord never closes them,
+    and an unclosed bot's database thread would outlive the test's event loop)."""
     built: list[StepwiseBot] = []
 
     def factory(**kwargs: Any) -> StepwiseBot:
@@ -38,9 +39,10 @@ def make_bot(settings: Settings) -> Callable[..., StepwiseBot]:
         built.append(bot)
         return bot
 
-    yield factory  # type: ignore[misc]
-    # Closing happens in the async fixture below, which owns the loop.
-    factory.built = built  # type: ignore[attr-defined]
+    yield factory
+    for bot in built:
+        if not bot.is_closed():
+            await bot.close()
 
 
 @pytest.fixture
