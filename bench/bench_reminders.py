@@ -277,7 +277,7 @@ async def memory_probe(path: Path, tick: bool) -> float:
     from bot.app import create_bot
 
     bot = create_bot(Settings(_env_file=None, database_path=path))  # type: ignore[call-arg]
-    env = simcord.Env(bot)
+    env = simcord.Env(bot, shard_count=1)
     await env.start()
     bot.scheduler.pause()
     try:
@@ -332,7 +332,7 @@ async def bench_simcord(folder: Path) -> None:
     path = folder / "simcord.sqlite3"
     clock_now = [T - timedelta(hours=1)]
     bot = create_bot(Settings(_env_file=None, database_path=path), clock=lambda: clock_now[0])  # type: ignore[call-arg]
-    env = simcord.Env(bot)
+    env = simcord.Env(bot, shard_count=1)
     await env.start()
     bot.scheduler.pause()  # the bench drives run_scheduled itself; the wall-clock tick would compete
     try:

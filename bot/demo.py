@@ -100,9 +100,9 @@ async def run_demo(settings: Settings, *, port: int, wait: bool = True) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="stepwise-demo-") as tmp:
         demo_settings = settings.model_copy(update={"database_path": Path(tmp) / "demo.sqlite3",
-                                                    "dev_guild_id": None})
+                                                    "dev_guild_id": None, "shard_count": None, "shard_ids": None})
         bot = create_bot(demo_settings)
-        env = simcord.Env(bot, check_errors=False)
+        env = simcord.Env(bot, check_errors=False, shard_count=1)  # one shard: Discord would say how many
         await env.start()
         try:
             _guild, channel, members = await build_world(env, bot)

@@ -34,7 +34,8 @@ class Announcements(commands.Cog):
 
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
-        self.posts = LeaderboardPosts(bot.db, self, default_tz=bot.settings.tz, plan_total=bot.plan.total)
+        self.posts = LeaderboardPosts(bot.db, self, default_tz=bot.settings.tz, plan_total=bot.plan.total,
+                                      ownership=bot.ownership)
 
     async def cog_load(self) -> None:
         self.bot.add_scheduled_job(JOB, self.posts.tick)

@@ -117,7 +117,7 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
         self.dispatcher = ReminderDispatcher(bot.db, bot.plan, DiscordSender(bot),
-                                             stopping=lambda: bot.draining)
+                                             stopping=lambda: bot.draining, ownership=bot.ownership)
         super().__init__()
 
     async def cog_load(self) -> None:

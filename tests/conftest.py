@@ -54,7 +54,9 @@ async def env(make_bot: Callable[..., StepwiseBot]) -> AsyncIterator[simcord.Env
         return bot
 
     # No wall-clock limit on settling: a loaded machine is slow, not broken (a real hang still ends at this bound).
-    environment = simcord.Env(tracked(), settle_timeout=SETTLE_TIMEOUT)
+    bot = tracked()
+    # The bot is an AutoShardedBot: with no SHARD_COUNT, Discord would say how many shards; SimCord needs a number.
+    environment = simcord.Env(bot, settle_timeout=SETTLE_TIMEOUT, shard_count=bot.shard_count or 1)
     environment.make_bot = tracked  # type: ignore[attr-defined]
     await environment.start()
     try:
