@@ -5,13 +5,25 @@ The behaviour (which process sends which server's reminders and posts) is in tes
 
 from __future__ import annotations
 
+import random
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.__main__ import main
+from bot.community import PostSchedule
 from bot.config import SettingsError, load_settings
+from bot.reminders import Schedule
 from bot.sharding import Ownership, ShardSpecError, format_shard_ids, parse_shard_ids, shard_of
+from db import reminders as store
+from db.community import due_posts, set_leaderboard
+from db.database import Database
+from db.posts import claim_slot, stale_claims
+from db.shards import owned_clause
 
 
 # A snowflake's shard is (id >> 22) % count: these ids are built so that their shard is known.
@@ -221,3 +233,97 @@ def test_one_process_for_every_shard_is_not_refused(capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert "discord_token (env DISCORD_TOKEN): not set" in err
     assert "SQLite" not in err
+
+
+# ---------------------------------------------------------------- the store keeps to the owned servers
+
+T9 = datetime(2026, 1, 1, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(db_path: Path) -> AsyncIterator[Database]:
+    database = Database(db_path)
+    await database.open()
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def test_sql_gives_the_same_shard_as_the_rule(db: Database) -> None:
+    rng = random.Random(9)
+    ids = [0, 1, (1 << 22) - 1, 1 << 22, 41771983423143937, 2**63 - 1, *(rng.randrange(2**63) for _ in range(300))]
+    for count in (1, 2, 3, 8, 16, 1000):
+        for guild in ids:
+            row = await db.fetchone("SELECT (? >> 22) % ?", (guild, count))
+            assert row is not None
+            assert row[0] == shard_of(guild, count), (guild, count)
+
+
+def test_the_clause_is_empty_when_the_process_owns_everything() -> None:
+    assert owned_clause("guild_id", None) == ("", ())
+    assert owned_clause("guild_id", Ownership.everything()) == ("", ())
+    assert owned_clause("guild_id", Ownership(4, (0, 1, 2, 3))) == ("", ())
+    assert owned_clause("r.guild_id", Ownership(8, (2, 5))) == (" AND ((r.guild_id >> 22) % ?) IN (?, ?)", (8, 2, 5))
+    with pytest.raises(ValueError, match="not a column"):
+        owned_clause("guild_id; DROP TABLE reminders", Ownership(8, (2,)))
+
+
+async def test_due_reminders_are_only_the_owned_servers_in_every_batch(db: Database) -> None:
+    guilds = [guild_on(shard, 4, n) for shard in range(4) for n in range(1, 4)]  # three servers per shard
+    for guild in guilds:
+        for user in range(10):
+            await store.set_reminder(db, guild, 500 + user, Schedule(time(9), ZoneInfo("UTC")), T9 - timedelta(hours=1))
+
+    async def due(ownership: Ownership | None) -> list[tuple[int, int]]:
+        found: list[tuple[int, int]] = []
+        after = None
+        while True:  # batches of 7, as the tick reads them (by position)
+            batch = await store.due_reminders(db, T9, limit=7, after=after, ownership=ownership)
+            found += [(d.reminder.guild_id, d.reminder.user_id) for d in batch]
+            if len(batch) < 7:
+                return found
+            after = batch[-1].position
+
+    everyone = await due(None)
+    assert len(everyone) == len(set(everyone)) == 120
+    assert await due(Ownership.everything()) == everyone
+    assert await due(Ownership(4)) == everyone
+    mine = await due(Ownership(4, (1, 3)))
+    assert mine == [pair for pair in everyone if shard_of(pair[0], 4) in (1, 3)]  # the same order, a subset
+    assert len(mine) == 60
+    theirs = await due(Ownership(4, (0, 2)))
+    assert sorted(mine + theirs) == sorted(everyone)
+
+
+async def test_the_due_query_still_runs_on_the_due_index(db: Database) -> None:
+    """The shard condition is checked on the index entries (reminders is WITHOUT ROWID: its index entries hold
+    guild_id), with no sort and no scan of the table."""
+    for after in (False, True):
+        sql, shard_params = store.due_sql(after=after, ownership=Ownership(8, (0, 1, 2, 3)))
+        params = ("2026-01-01", *(("2026-01-01", 1, 2) if after else ()), *shard_params, 10)
+
+        def plan(raw: sqlite3.Connection, sql: str = sql, params: tuple[object, ...] = params) -> list[str]:
+            return [str(row[3]) for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params)]
+
+        steps = await db.run_sync(plan, write=False)
+        assert steps[0].startswith("SEARCH r USING INDEX reminders_due"), steps
+        assert not any("TEMP B-TREE" in step or step.startswith("SCAN") for step in steps), steps
+
+
+async def test_due_posts_and_stale_claims_are_only_the_owned_servers(db: Database) -> None:
+    guilds = [guild_on(shard, 4, n) for shard in range(4) for n in range(1, 3)]
+    for guild in guilds:
+        await set_leaderboard(db, guild, 77, PostSchedule("daily", time(18)), T9)
+        await claim_slot(db, guild, T9, T9 + timedelta(days=1), post=T9, late=False, nonce=f"n{guild}"[:25],
+                         channel_id=77, now=T9)
+    for guild in guilds:  # each has an open claim (never posted); now make the next slot due as well
+        await set_leaderboard(db, guild, 77, PostSchedule("daily", time(18)), T9)
+    owned = Ownership(4, (2,))
+    assert {p.guild_id for p in await due_posts(db, T9)} == set(guilds)
+    assert {p.guild_id for p in await due_posts(db, T9, ownership=owned)} == {g for g in guilds if shard_of(g, 4) == 2}
+    later = T9 + timedelta(hours=1)
+    assert {c.guild_id for c in await stale_claims(db, attempted_before=later)} == set(guilds)
+    assert {c.guild_id for c in await stale_claims(db, attempted_before=later, ownership=owned)} == {
+        g for g in guilds if shard_of(g, 4) == 2}
