@@ -7,6 +7,9 @@ shards 0-1 also sent the DMs of servers on shards 2-3 (saying "your server": it 
 their leaderboard posts for good ("The leaderboard channel no longer exists": it cannot see the channel), and
 whichever of two processes ticked first did the other's work.
 
+A reminder DM's buttons reach the process that runs shard 0, whatever the server's shard: that process handles
+the press (membership, the step, a milestone) for a server it does not carry, through Discord's API.
+
 SimCord runs one bot at a time, so the SimCord tests here switch processes with `env.restart_bot` on the same
 database and the same virtual world. The concurrent test at the end runs two bots' scheduled work side by side on
 one SQLite file (two connections, as two processes would have) through the services, with Discord faked at the
@@ -34,8 +37,9 @@ from bot.services.posts import Board, LeaderboardPosts, Refused, Sent
 from bot.services.reminders import ReminderDispatcher, ReminderMessage
 from bot.sharding import shard_of
 from db import reminders as store
-from db.community import set_leaderboard
+from db.community import get_settings, set_leaderboard
 from db.posts import post_state
+from db.progress import load_member
 from tests.community_support import mark_done
 from tests.conftest import SETTLE_TIMEOUT
 
@@ -86,6 +90,7 @@ class Server:
     guild: simcord.GuildHandle
     channel: simcord.ChannelHandle
     board: simcord.ChannelHandle
+    admin: simcord.MemberActor
     members: list[simcord.MemberActor] = field(default_factory=list)
 
 
@@ -98,7 +103,8 @@ async def servers(env: simcord.Env, *, per_shard: int = 1, members: int = 2) -> 
             guild = env.create_guild(f"Shard {shard} server {n}", shard_id=shard)
             admin_role = guild.create_role("Moderators", permissions=discord.Permissions(manage_guild=True))
             admin = guild.add_member(env.create_user(f"admin{shard}x{n}"), roles=[admin_role])
-            server = Server(guild, guild.create_text_channel("study"), guild.create_text_channel("leaderboard"))
+            server = Server(guild, guild.create_text_channel("study"), guild.create_text_channel("leaderboard"),
+                            admin)
             server.members = [guild.add_member(env.create_user(f"m{shard}x{n}x{i}")) for i in range(members)]
             await env.settle()
             await admin.slash(server.channel, "config leaderboard", channel=server.board, schedule="daily",
@@ -199,6 +205,68 @@ async def test_overlapping_processes_still_send_each_dm_and_post_once(sharded_en
         await env.process(ids)  # type: ignore[attr-defined]
         await tick(env, T9 + DAY, T18 + DAY)
     assert sent(world) == {shard: ([2, 2], 2) for shard in range(COUNT)}
+
+
+async def test_a_reminder_button_works_on_the_process_that_gets_the_dms(sharded_env: simcord.Env) -> None:
+    """A DM's buttons reach the process that runs shard 0 (Discord sends DMs there), whatever shard the server is
+    on. Failed before: that process did not have the server, so the press said "I am no longer in that server"
+    and wrote nothing, and the phase it completed was never announced nor its role given."""
+    env = sharded_env
+    far, member, hall, role, dm = await dm_on_another_shard(env)
+    pressed = await member.user.click(dm, label="Mark done")
+    assert pressed.acknowledged
+    assert "Step 4 marked done" in message_text(all_dms(member)[-1])
+    [announcement] = [m for m in hall.history() if m.author.bot]
+    assert f"<@{member.id}>" in announcement.content
+    bot: StepwiseBot = env.bot  # type: ignore[assignment]
+    assert bot.get_guild(far.guild.id) is None  # not this process's server
+    assert str(role.id) in (await bot.http.get_member(far.guild.id, member.id))["roles"]
+    assert (await load_member(bot.db, far.guild.id, member.id)).done == {1, 2, 3, 4}
+
+
+async def dm_on_another_shard(env: simcord.Env) -> tuple[Server, simcord.MemberActor, simcord.ChannelHandle,
+                                                         simcord.RoleHandle, discord.Message]:
+    """A member of a server on shard 2 with a reminder DM whose "Mark done" completes phase 1 (announced in #hall,
+    with a role); then the bot is restarted as the process that runs shards 0-1 (so it gets the DM's buttons)."""
+    world = await servers(env, members=1)
+    far = next(s for s in world if shard(s) == 2)
+    [member] = far.members
+    hall = far.guild.create_text_channel("hall")
+    role = far.guild.create_role("Foundations done")
+    await env.settle()
+    await far.admin.slash(far.channel, "config milestones", channel=hall)
+    await far.admin.slash(far.channel, "config milestone-role", phase=1, role=role)
+    await mark_done(env, far.guild.id, member.id, [2, 3], T9 - timedelta(minutes=30))  # phase 1: steps 1-4
+    await tick(env, T9)  # the process that runs every shard sends the DM: step 4 is next
+    [dm] = all_dms(member)
+    assert "4." in message_text(dm)
+    await env.process((0, 1))  # type: ignore[attr-defined]
+    return far, member, hall, role, dm
+
+
+async def test_refusals_for_a_server_on_another_shard_are_recorded(sharded_env: simcord.Env) -> None:
+    env = sharded_env
+    far, member, hall, role, dm = await dm_on_another_shard(env)
+    env.inject_error("POST", f"/channels/{hall.id}/messages", status=403, code=50013, message="Missing Permissions")
+    env.inject_error("PUT", f"/guilds/{far.guild.id}/members/*/roles/*", status=403, code=50013,
+                     message="Missing Permissions")
+    await member.user.click(dm, label="Mark done")
+    assert "Step 4 marked done" in message_text(all_dms(member)[-1])
+    bot: StepwiseBot = env.bot  # type: ignore[assignment]
+    failures = (await get_settings(bot.db, far.guild.id)).failures
+    assert failures["milestone_post"].message == f"Announcing in <#{hall.id}> failed (403): Missing Permissions."
+    assert failures["milestone_role"].message.startswith(f"I could not give <@&{role.id}> to <@{member.id}>: I need "
+                                                         "the Manage Roles permission")
+    assert str(role.id) not in (await bot.http.get_member(far.guild.id, member.id))["roles"]
+    assert [m for m in hall.history() if m.author.bot] == []
+
+
+def message_text(message: discord.Message) -> str:
+    parts = [message.content]
+    for embed in message.embeds:
+        parts += [embed.title or "", embed.description or "", embed.footer.text or ""]
+        parts += [f"{f.name}\n{f.value}" for f in embed.fields]
+    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------- two processes at once on one database
