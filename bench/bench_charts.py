@@ -96,7 +96,7 @@ async def progress_with_stall_probe(render: bool, runs: int = 40) -> tuple[list[
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, database_path=Path(tmp) / "bench.sqlite3")  # type: ignore[call-arg]
         bot = create_bot(settings)
-        async with simcord.run(bot) as env:
+        async with simcord.run(bot, shard_count=1) as env:
             guild = env.create_guild("Bench Hall")
             channel = guild.create_text_channel("study")
             member = guild.add_member(env.create_user("bench"))

@@ -122,7 +122,7 @@ async def main() -> None:
         bot.tree.add_command(app_commands.Command(name="ping", description="Benchmark baseline", callback=ping))
         bot.tree.add_command(app_commands.Command(name="ping-db", description="Benchmark baseline", callback=ping_db))
         bot.tree.add_command(app_commands.Command(name="card", description="Benchmark baseline", callback=card))
-        env = simcord.Env(bot)
+        env = simcord.Env(bot, shard_count=1)
         await env.start()
         try:
             guild = env.create_guild("Benchmark")

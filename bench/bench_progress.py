@@ -52,7 +52,7 @@ async def main() -> None:
         settings = Settings(_env_file=None, database_path=Path(tmp) / "bench.sqlite3")  # type: ignore[call-arg]
         bot = create_bot(settings)
         _add_ping(bot)
-        async with simcord.run(bot) as env:
+        async with simcord.run(bot, shard_count=1) as env:
             started = time.perf_counter()
             guild = env.create_guild("Bench Hall")
             channel = guild.create_text_channel("study")

@@ -6,6 +6,9 @@
    each measured in a fresh process.
 3. The bot-side cost per reminder delivered through SimCord, beside a trivial command (/help), and the
    longest event-loop stall during a 1,000-reminder tick.
+4. Shards: the due query over 100,000 reminders in 2,000 servers, for a process that owns every shard and for
+   processes that own some (the SQL shard filter), with its query plan. Alone: `python -m bench.bench_reminders
+   shards`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,6 +31,7 @@ from typing import Any
 from bench.common import print_table, timed
 from bot.config import Settings
 from bot.domain.reminders import DeliveryKind, SendWindow, delivery_nonce, plan_delivery
+from bot.domain.sharding import Ownership, shard_of
 from bot.services.reminders import CHUNK, CLAIM_GRACE
 from db import reminders as store
 from db.database import Database, to_db
@@ -38,8 +43,11 @@ T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the tick under test
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney", "Asia/Kolkata"]
 
 
-async def populate(path: Path, members: int, due: int, first_user: int = 10_000) -> None:
-    """`members` reminders (and some progress) straight into SQLite; `due` of them due at T, the rest later today."""
+async def populate(path: Path, members: int, due: int, first_user: int = 10_000,
+                   guilds: Sequence[int] = (GUILD,)) -> None:
+    """`members` reminders (and some progress) straight into SQLite; `due` of them due at T, the rest later today.
+
+    Member i is in server guilds[i % len(guilds)] (one server unless told)."""
     db = Database(path)
     await db.open()
     await db.migrate()
@@ -50,11 +58,12 @@ async def populate(path: Path, members: int, due: int, first_user: int = 10_000)
         user = first_user + index
         next_due = T if index < due else T + timedelta(seconds=rng.randrange(60, 86_400))
         zone = rng.choice(ZONES)
-        member_rows.append((GUILD, user, stamp, zone, stamp))
-        reminder_rows.append((GUILD, user, f"{rng.randrange(24):02d}:{rng.randrange(60):02d}", zone, 127,
+        guild = guilds[index % len(guilds)]
+        member_rows.append((guild, user, stamp, zone, stamp))
+        reminder_rows.append((guild, user, f"{rng.randrange(24):02d}:{rng.randrange(60):02d}", zone, 127,
                               to_db(next_due), next_due.date().isoformat(), to_db(next_due), stamp, stamp, to_db(T)))
         for step in range(1, rng.randrange(0, 9) + 1):
-            progress_rows.append((GUILD, user, step, "done", stamp, to_db(T - timedelta(days=9 - step))))
+            progress_rows.append((guild, user, step, "done", stamp, to_db(T - timedelta(days=9 - step))))
     async with db.transaction() as conn:
         await conn.executemany("INSERT INTO members (guild_id, user_id, reached_at, timezone, created_at) "
                                "VALUES (?, ?, ?, ?, ?)", member_rows)
@@ -135,6 +144,44 @@ async def bench_db(path: Path) -> None:
     ], baseline="trivial query (SELECT 1)")
     print(f"Sum of medians a + {DUE // CHUNK} x (b + c): "
           f"{(statistics.median(select_1000) + DUE // CHUNK * per_chunk) * 1000:.2f} ms")
+    await db.close()
+
+
+# ---------------------------------------------------------------------------- 4. the due query per shard
+
+SERVERS = 2_000
+SHARD_COUNT = 8
+
+
+async def bench_shards(folder: Path) -> None:
+    """The due query with and without the shard filter, on 100,000 reminders in 2,000 servers (real snowflakes)."""
+    rng = random.Random(22)
+    epoch_ms = 1_420_070_400_000  # Discord's epoch
+    guilds = [((int(T.timestamp() * 1000) - epoch_ms - rng.randrange(10**11)) << 22) | rng.randrange(1 << 22)
+              for _ in range(SERVERS)]
+    path = folder / "shards.sqlite3"
+    await populate(path, MEMBERS, DUE, guilds=guilds)
+    db = Database(path)
+    await db.open()
+    sql, shard_params = store.due_sql(after=False, ownership=Ownership(SHARD_COUNT, (0, 1, 2, 3)))
+    rows_plan = await db.fetchall("EXPLAIN QUERY PLAN " + sql, (to_db(T), *shard_params, 5000))
+    print(f"\nDue query plan, owning 4 of {SHARD_COUNT} shards: {'; '.join(str(tuple(r)[-1]) for r in rows_plan)}")
+    cases = [("every shard (no filter)", None),
+             (f"shards 0-3 of {SHARD_COUNT}", Ownership(SHARD_COUNT, (0, 1, 2, 3))),
+             (f"shard 0 of {SHARD_COUNT}", Ownership(SHARD_COUNT, (0,))),
+             ("shards 0-31 of 64", Ownership(64, tuple(range(32))))]
+    rows: list[tuple[str, list[float]]] = []
+    for name, ownership in cases:
+        due = await store.due_reminders(db, T, ownership=ownership)
+        expected = sum(1 for i in range(DUE) if ownership is None or ownership.owns(guilds[i % SERVERS]))
+        assert len(due) == expected, (name, len(due), expected)
+        assert all(ownership is None or ownership.owns(d.reminder.guild_id) for d in due)
+        samples = await timed(40, lambda _, o=ownership: store.due_reminders(db, T, ownership=o))
+        rows.append((f"{name}: {len(due):,} of {DUE:,} due", samples))
+    shares = [sum(1 for g in guilds if shard_of(g, SHARD_COUNT) == s) for s in range(SHARD_COUNT)]
+    print_table(f"Due query per process, {MEMBERS:,} reminders in {SERVERS:,} servers, {DUE:,} due "
+                f"(servers per shard of {SHARD_COUNT}: {shares})", rows, baseline="every shard (no filter): "
+                f"{DUE:,} of {DUE:,} due")
     await db.close()
 
 
@@ -277,7 +324,7 @@ async def memory_probe(path: Path, tick: bool) -> float:
     from bot.app import create_bot
 
     bot = create_bot(Settings(_env_file=None, database_path=path))  # type: ignore[call-arg]
-    env = simcord.Env(bot)
+    env = simcord.Env(bot, shard_count=1)
     await env.start()
     bot.scheduler.pause()
     try:
@@ -332,7 +379,7 @@ async def bench_simcord(folder: Path) -> None:
     path = folder / "simcord.sqlite3"
     clock_now = [T - timedelta(hours=1)]
     bot = create_bot(Settings(_env_file=None, database_path=path), clock=lambda: clock_now[0])  # type: ignore[call-arg]
-    env = simcord.Env(bot)
+    env = simcord.Env(bot, shard_count=1)
     await env.start()
     bot.scheduler.pause()  # the bench drives run_scheduled itself; the wall-clock tick would compete
     try:
@@ -404,7 +451,11 @@ async def _stall_monitor(stalls: list[float]) -> None:
         raise
 
 
-async def main() -> None:
+async def main(only: str | None = None) -> None:
+    if only == "shards":
+        with tempfile.TemporaryDirectory() as folder:
+            await bench_shards(Path(folder))
+        return
     with tempfile.TemporaryDirectory() as folder:
         full, empty = Path(folder) / "full.sqlite3", Path(folder) / "empty.sqlite3"
         started = time.perf_counter()
@@ -412,6 +463,7 @@ async def main() -> None:
         await populate(empty, 0, 0)
         print(f"Built {MEMBERS:,} reminders in {time.perf_counter() - started:.1f} s")
         await bench_db(full)
+        await bench_shards(Path(folder))
         await bench_loop_lag(full, freeze=False)
         await bench_loop_lag(full, freeze=True)
         empty_rss = [memory_in_subprocess(empty, tick=False) for _ in range(3)]
@@ -424,4 +476,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else None))

@@ -81,7 +81,7 @@ async def measure(rows: int, rng: random.Random) -> None:
         settings = Settings(_env_file=None, database_path=Path(tmp) / "bench.sqlite3",  # type: ignore[call-arg]
                             discord_token=None)
         bot = create_bot(settings, clock=lambda: NOW, interval_job=False)
-        env = simcord.Env(bot, settle_timeout=600)
+        env = simcord.Env(bot, settle_timeout=600, shard_count=1)
         await env.start()
         try:
             guild = env.create_guild("Benchmark")

@@ -62,9 +62,22 @@ async def check_database(settings: Settings) -> None:
         await db.close()
 
 
+def check_processes(settings: Settings) -> None:
+    """Refuse a multi-process configuration on SQLite: one file cannot be shared by several processes' writers."""
+    ownership = settings.ownership
+    if ownership.owns_all or settings.database_engine != "sqlite":
+        return
+    raise SettingsError(
+        f"shard_ids (env SHARD_IDS, --shard-ids): SQLite is one process's database: this process would run "
+        f"{ownership.describe()} and other processes the rest, all writing {settings.database_path}. Run every "
+        f"shard in one process (leave SHARD_IDS empty), or give the processes a shared PostgreSQL database with "
+        f"DATABASE_URL=postgresql+asyncpg://... (coming in a later version; this one stores in SQLite only)")
+
+
 async def run_bot(settings: Settings) -> None:
     from bot.app import create_bot
 
+    check_processes(settings)
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise SettingsError("discord_token (env DISCORD_TOKEN): not set; put the bot token in .env or the "
                             "environment (see .env.example), or try `make demo`, which needs none")
@@ -100,7 +113,11 @@ def install_shutdown_signals(bot: StepwiseBot) -> list[signal.Signals]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Stepwise, the study-companion bot")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="connect to Discord (needs DISCORD_TOKEN)")
+    run = sub.add_parser("run", help="connect to Discord (needs DISCORD_TOKEN)")
+    run.add_argument("--shard-ids", metavar="IDS",
+                     help="the shards this process runs, e.g. 0-3 or 0,2,5 (env SHARD_IDS; needs --shard-count)")
+    run.add_argument("--shard-count", metavar="N",
+                     help="the total number of shards across all processes (env SHARD_COUNT)")
     demo = sub.add_parser("demo", help="run offline against a simulated Discord in your browser")
     demo.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
     demo.add_argument("--no-wait", action="store_true", help="set up, print the URL, and exit (for checks)")
@@ -111,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-plan":
         return check_plan(args.path)
     try:
-        settings = load_settings()
+        overrides = {} if args.command != "run" else {
+            name: value for name, value in (("shard_ids", args.shard_ids), ("shard_count", args.shard_count))
+            if value is not None}
+        settings = load_settings(**overrides)
         configure_logging(settings.log_level_number)
         settings.load_plan()  # a bad plan stops start-up here, with one line
         if args.command == "run":

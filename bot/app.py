@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.domain.plan import Plan
+from bot.domain.sharding import Ownership
 from bot.tree import StepwiseTree
 from bot.ui.pager import PageSource
 from bot.ui.registry import register_components
@@ -49,8 +50,13 @@ def intents_for(settings: Settings) -> discord.Intents:
     return intents
 
 
-class StepwiseBot(commands.Bot):
-    """The bot and the resources it owns. Build it with `create_bot`."""
+class StepwiseBot(commands.AutoShardedBot):
+    """The bot and the resources it owns. Build it with `create_bot`.
+
+    Sharded (discord.py's AutoShardedBot): with no shard settings one process runs every shard Discord
+    recommends; with SHARD_COUNT / SHARD_IDS it runs those shards, and `ownership` keeps its scheduled work
+    (reminders, leaderboard posts) to the servers on them (bot.sharding).
+    """
 
     def __init__(self, settings: Settings, plan: Plan, *, clock: Clock | None = None,
                  extensions: tuple[str, ...] = EXTENSIONS, freeze_heap: bool = False,
@@ -62,8 +68,11 @@ class StepwiseBot(commands.Bot):
             tree_cls=StepwiseTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,  # type: ignore[arg-type]  # None: every shard
         )
         self.settings = settings
+        self.ownership: Ownership = settings.ownership
         self.plan = plan
         self.clock: Clock = clock or discord.utils.utcnow
         self.db = Database(settings.database_path)
@@ -84,6 +93,7 @@ class StepwiseBot(commands.Bot):
     # ------------------------------------------------------------------ lifecycle
 
     async def setup_hook(self) -> None:
+        log.info("running %s: scheduled work for the servers on them", self.ownership.describe())
         await self.db.open()
         await self.db.migrate()
         register_components(self)  # every persistent button, whatever cogs load

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.plan import Plan, PlanError, bundled_plan_path, load_plan
+from bot.domain.sharding import MAX_SHARDS, Ownership, ShardSpecError, check_shard_ids, parse_shard_ids
 from bot.domain.timeutil import resolve_timezone
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
@@ -32,6 +34,12 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     members_intent: bool = Field(default=False, description="Request the privileged Server Members intent, so a "
                                  "member who leaves is paused at once (turn it on in the developer portal too)")
+    # Sharding (bot.sharding). Neither set: one process runs every shard Discord recommends. SHARD_COUNT alone:
+    # one process runs all of that many shards. Both: this process runs SHARD_IDS (e.g. "0-3" or "0,2,5") of
+    # SHARD_COUNT, and does the scheduled work of those shards' servers only.
+    shard_count: int | None = Field(default=None, description="The total number of shards across all processes")
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(
+        default=None, description="The shards this process runs, e.g. 0-3 or 0,2,5 (needs SHARD_COUNT)")
 
     @field_validator("log_level")
     @classmethod
@@ -65,6 +73,59 @@ class Settings(BaseSettings):
     def _empty_guild(cls, value: object) -> object:
         return None if value in ("", None) else value
 
+    @field_validator("shard_count", mode="before")
+    @classmethod
+    def _empty_count(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("shard_count")
+    @classmethod
+    def _count(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_SHARDS:
+            raise ValueError(f"must be a whole number from 1 to {MAX_SHARDS}, not {value}")
+        return value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            if isinstance(value, str):
+                return parse_shard_ids(value)
+            if isinstance(value, int):
+                return check_shard_ids([value])
+            if isinstance(value, list | tuple | set | frozenset):
+                return check_shard_ids(value)
+        except ShardSpecError as error:
+            raise ValueError(str(error)) from None
+        return value  # anything else: pydantic says what it expected
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _ids_fit_count(cls, value: tuple[int, ...] | None, info: ValidationInfo) -> tuple[int, ...] | None:
+        if value is None or "shard_count" not in info.data:  # a bad shard_count is reported on its own
+            return value
+        count = info.data["shard_count"]
+        try:
+            Ownership(count, value)
+        except ShardSpecError as error:
+            if count is None:
+                raise ValueError("needs SHARD_COUNT too: the total number of shards across all processes "
+                                 "(e.g. SHARD_IDS=0-3 SHARD_COUNT=8)") from None
+            raise ValueError(str(error)) from None
+        return value
+
+    @property
+    def ownership(self) -> Ownership:
+        """The shards this process runs, and so the servers whose scheduled work it does."""
+        return Ownership(self.shard_count, self.shard_ids)
+
+    @property
+    def database_engine(self) -> Literal["sqlite"]:
+        """The store's engine. Today always SQLite (DATABASE_PATH); the PostgreSQL port reads it from DATABASE_URL."""
+        return "sqlite"
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.default_timezone)
@@ -91,4 +152,8 @@ def load_settings(**overrides: object) -> Settings:
         first = error.errors()[0]
         name = ".".join(str(part) for part in first["loc"]) or "settings"
         message = str(first["msg"]).removeprefix("Value error, ")
-        raise SettingsError(f"{name} (env {name.upper()}): {message}") from None
+        flag = f", --{name.replace('_', '-')}" if name in CLI_FLAGS else ""
+        raise SettingsError(f"{name} (env {name.upper()}{flag}): {message}") from None
+
+
+CLI_FLAGS = ("shard_ids", "shard_count")  # settings `python -m bot run` also takes as --shard-ids, --shard-count

@@ -407,7 +407,7 @@ def demo_bot(settings: Settings) -> StepwiseBot:
 def demo_env(bot: StepwiseBot) -> Any:
     import simcord
 
-    env = simcord.Env(bot, check_errors=False, settle_timeout=60.0)
+    env = simcord.Env(bot, check_errors=False, settle_timeout=60.0, shard_count=1)  # one shard: Discord would say
     present_as_stepwise(env)
     return env
 
@@ -434,7 +434,7 @@ async def run_demo(settings: Settings, *, port: int, wait: bool = True) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="stepwise-demo-") as tmp:
         bot = demo_bot(settings.model_copy(update={"database_path": Path(tmp) / "demo.sqlite3",
-                                                   "dev_guild_id": None}))
+                                                   "dev_guild_id": None, "shard_count": None, "shard_ids": None}))
         env = demo_env(bot)
         await env.start()
         served: asyncio.Task[None] | None = None

@@ -28,6 +28,7 @@ from db.progress import ChangeResult
 
 log = logging.getLogger(__name__)
 JOB = "community-leaderboard-posts"
+UNKNOWN_ROLE = 10011  # Discord's error code
 
 
 class Announcements(commands.Cog):
@@ -35,7 +36,8 @@ class Announcements(commands.Cog):
 
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
-        self.posts = LeaderboardPosts(bot.db, self, default_tz=bot.settings.tz, plan_total=bot.plan.total)
+        self.posts = LeaderboardPosts(bot.db, self, default_tz=bot.settings.tz, plan_total=bot.plan.total,
+                                      ownership=bot.ownership)
 
     async def cog_load(self) -> None:
         self.bot.add_scheduled_job(JOB, self.posts.tick)
@@ -109,8 +111,10 @@ class Announcements(commands.Cog):
         if not done.phases and not done.plan:
             return
         guild = self.bot.get_guild(guild_id)
-        if guild is None:
-            return
+        if guild is None and self.bot.ownership.owns(guild_id):
+            return  # my shards carry that server, and it is not there: I left it
+        # Otherwise a server on another process's shard (a reminder DM's button reaches the process that runs
+        # shard 0): announce and give roles through Discord's API, without the server's cache.
         settings = await get_settings(self.bot.db, guild_id)
         now = self.bot.clock()
         reached = [p.number for p in done.phases] + ([0] if done.plan else [])
@@ -121,7 +125,8 @@ class Announcements(commands.Cog):
                                          skip_reason=skip)
         if claimed and channel_id:
             text = milestone_text(user_id, [p for p in done.phases if p.number in claimed], plan, 0 in claimed)
-            message_id, problem = await self._announce(guild, channel_id, text)
+            message_id, problem = await self._announce(guild, channel_id, text) if guild is not None \
+                else await self._announce_uncached(guild_id, channel_id, text)
             await record_announcement(self.bot.db, guild_id, user_id, claimed, message_id=message_id,
                                       reason=problem)
             if problem:
@@ -130,7 +135,8 @@ class Announcements(commands.Cog):
             role_id = settings.roles.get(milestone)
             if role_id is None or not await claim_role(self.bot.db, guild_id, user_id, milestone, role_id, now=now):
                 continue
-            problem = await self._give_role(guild, user_id, role_id, milestone)
+            problem = await self._give_role(guild, user_id, role_id, milestone) if guild is not None \
+                else await self._give_role_uncached(guild_id, user_id, role_id, milestone)
             if problem:
                 await release_role(self.bot.db, guild_id, user_id, milestone, role_id)
                 await record_failure(self.bot.db, guild_id, "milestone_role", now, problem)
@@ -151,6 +157,39 @@ class Announcements(commands.Cog):
             log.warning("milestone announcement in guild %s failed", guild.id, exc_info=True)
             return None, f"Announcing in {channel.mention} did not finish ({type(error).__name__}: {error})."
         return message.id, None
+
+    async def _announce_uncached(self, guild_id: int, channel_id: int, text: str) -> tuple[int | None, str | None]:
+        """`_announce` for a server this process does not carry: Discord checks the channel and permissions."""
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id, type=discord.ChannelType.text)
+        try:
+            message = await channel.send(text)
+        except discord.NotFound:
+            return None, "The milestones channel no longer exists. Pick another with `/config milestones`."
+        except discord.HTTPException as error:
+            return None, f"Announcing in {channel.mention} failed ({error.status}): {error.text or 'no detail'}."
+        except Exception as error:  # a network error: not retried, but shown
+            log.warning("milestone announcement in guild %s failed", guild_id, exc_info=True)
+            return None, f"Announcing in {channel.mention} did not finish ({type(error).__name__}: {error})."
+        return message.id, None
+
+    async def _give_role_uncached(self, guild_id: int, user_id: int, role_id: int, phase: int) -> str | None:
+        """`_give_role` for a server this process does not carry: Discord checks the role and the hierarchy."""
+        role, what = f"<@&{role_id}>", "the whole plan" if phase == 0 else f"phase {phase}"
+        try:
+            await self.bot.http.add_role(guild_id, user_id, role_id, reason=f"Stepwise: completed {what}")
+        except discord.NotFound as error:
+            if error.code == UNKNOWN_ROLE:
+                return f"The role for {what} no longer exists. Pick another with `/config milestone-role`."
+            return f"I could not give {role} to <@{user_id}>: they are no longer in the server."
+        except discord.Forbidden:
+            return (f"I could not give {role} to <@{user_id}>: I need the Manage Roles permission and my highest "
+                    "role above it (Server Settings → Roles).")
+        except discord.HTTPException as error:
+            return f"I could not give {role} to <@{user_id}> ({error.status}): {error.text or 'no detail'}."
+        except Exception as error:  # a network error: tried again on the member's next completion
+            log.warning("milestone role in guild %s failed", guild_id, exc_info=True)
+            return f"I could not give {role} to <@{user_id}> ({type(error).__name__}: {error})."
+        return None
 
     async def _give_role(self, guild: discord.Guild, user_id: int, role_id: int, phase: int) -> str | None:
         role = guild.get_role(role_id)

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 DMS_CLOSED = 50007  # Discord: Cannot send messages to this user
 UNKNOWN_CHANNEL = 10003
 UNKNOWN_MEMBER = 10007
+MISSING_ACCESS = 50001
 
 
 class DiscordMembers:
@@ -58,13 +59,17 @@ class DiscordMembers:
 
     async def membership(self, guild_id: int, user_id: int) -> Membership:
         guild = self.bot.get_guild(guild_id)
-        if guild is None:
-            return Membership.NO_SERVER
+        if guild is None and self.bot.ownership.owns(guild_id):
+            return Membership.NO_SERVER  # my shards carry that server, and it is not there: I left it
         try:
-            await guild.fetch_member(user_id)
+            # A server on another process's shard is not in my cache (a DM button reaches the process that runs
+            # shard 0, whatever the server's shard): ask Discord about it directly.
+            await self.bot.http.get_member(guild_id, user_id)
         except discord.NotFound as error:
-            if error.code == UNKNOWN_MEMBER:
-                return Membership.LEFT
+            return Membership.LEFT if guild is not None or error.code == UNKNOWN_MEMBER else Membership.NO_SERVER
+        except discord.Forbidden as error:
+            if guild is None and error.code == MISSING_ACCESS:  # not in that server
+                return Membership.NO_SERVER
             log.warning("could not look up user %s in guild %s: %s", user_id, guild_id, error)
             return Membership.UNKNOWN
         except discord.HTTPException as error:
@@ -119,7 +124,7 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
         self.dispatcher = ReminderDispatcher(bot.db, bot.plan, DiscordSender(bot),
-                                             stopping=lambda: bot.draining)
+                                             stopping=lambda: bot.draining, ownership=bot.ownership)
         super().__init__()
 
     async def cog_load(self) -> None:

@@ -33,8 +33,10 @@ from bot.domain.community import (
 )
 from bot.domain.paging import page_slice
 from bot.domain.progress import Status
+from bot.domain.sharding import Ownership
 from bot.domain.timeutil import Period, day_period_key, local_day_starts, parse_hhmm, period_key
 from db.database import Database, from_db, from_db_opt, to_db
+from db.shards import owned_clause
 
 log = logging.getLogger(__name__)
 
@@ -541,14 +543,16 @@ class DuePost:
     next_slot: datetime
 
 
-async def due_posts(db: Database, now: datetime) -> list[DuePost]:
-    """Servers whose next leaderboard slot is at or before `now`."""
-    rows = await db.fetchall(
-        "SELECT guild_id, leaderboard_channel, leaderboard_schedule, leaderboard_time, leaderboard_weekday, "
-        "leaderboard_next_slot FROM community_settings "
-        "WHERE leaderboard_next_slot IS NOT NULL AND leaderboard_next_slot <= ?",
-        (to_db(now),),
-    )
+_DUE_POSTS = ("SELECT guild_id, leaderboard_channel, leaderboard_schedule, leaderboard_time, leaderboard_weekday, "
+              "leaderboard_next_slot FROM community_settings "
+              "WHERE leaderboard_next_slot IS NOT NULL AND leaderboard_next_slot <= ?")
+
+
+async def due_posts(db: Database, now: datetime, *, ownership: Ownership | None = None) -> list[DuePost]:
+    """Servers whose next leaderboard slot is at or before `now` (only those on this process's shards, when
+    `ownership` is given)."""
+    owned, shard_params = owned_clause("guild_id", ownership)
+    rows = await db.fetchall(_DUE_POSTS + owned, (to_db(now), *shard_params))
     return [DuePost(int(r["guild_id"]), r["leaderboard_channel"], _schedule(r), from_db(r["leaderboard_next_slot"]))
             for r in rows]
 

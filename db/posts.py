@@ -11,7 +11,9 @@ import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.domain.sharding import Ownership
 from db.database import Database, from_db, to_db
+from db.shards import owned_clause
 
 KEEP = timedelta(days=30)  # finished rows older than this are pruned when a new slot is claimed
 
@@ -72,12 +74,15 @@ async def claim_slot(db: Database, guild_id: int, expected: datetime, following:
     return await db.run_sync(run)
 
 
-async def stale_claims(db: Database, *, attempted_before: datetime) -> list[PostClaim]:
-    """Claims still open whose latest attempt started before `attempted_before`, oldest first."""
+async def stale_claims(db: Database, *, attempted_before: datetime,
+                       ownership: Ownership | None = None) -> list[PostClaim]:
+    """Claims still open whose latest attempt started before `attempted_before`, oldest first (only those of
+    servers on this process's shards, when `ownership` is given)."""
+    owned, shard_params = owned_clause("guild_id", ownership)
     rows = await db.fetchall(
-        f"SELECT {_CLAIM_COLUMNS} FROM leaderboard_posts "  # noqa: S608 - a fixed column list
-        "WHERE state = 'claimed' AND attempt_at < ? ORDER BY attempt_at",
-        (to_db(attempted_before),),
+        f"SELECT {_CLAIM_COLUMNS} FROM leaderboard_posts "  # noqa: S608 - a fixed column list, a fixed condition
+        "WHERE state = 'claimed' AND attempt_at < ?" + owned + " ORDER BY attempt_at",
+        (to_db(attempted_before), *shard_params),
     )
     return [_claim(r) for r in rows]
 

@@ -30,8 +30,10 @@ from bot.domain.reminders import (
     first_due,
     mask_to_days,
 )
+from bot.domain.sharding import Ownership
 from db.database import Database, from_db, from_db_opt, to_db
 from db.progress import ensure_member
+from db.shards import owned_clause
 
 log = logging.getLogger(__name__)
 
@@ -228,10 +230,15 @@ _DUE_SELECT = (
     "r.dm_channel_id, s.local_date, r.member_checked_at "
     "FROM reminders AS r LEFT JOIN reminder_sends AS s ON s.guild_id = r.guild_id AND s.user_id = r.user_id "
     "AND s.local_date = r.due_date AND s.outcome = 'sent' "
-    "WHERE r.next_due_utc <= ? ")
-_DUE_ORDER = "ORDER BY r.next_due_utc, r.guild_id, r.user_id LIMIT ?"
-_DUE_SQL = _DUE_SELECT + _DUE_ORDER
-_DUE_AFTER_SQL = _DUE_SELECT + "AND (r.next_due_utc, r.guild_id, r.user_id) > (?, ?, ?) " + _DUE_ORDER
+    "WHERE r.next_due_utc <= ?")
+_DUE_AFTER = " AND (r.next_due_utc, r.guild_id, r.user_id) > (?, ?, ?)"
+_DUE_ORDER = " ORDER BY r.next_due_utc, r.guild_id, r.user_id LIMIT ?"
+
+
+def due_sql(*, after: bool, ownership: Ownership | None = None) -> tuple[str, tuple[int, ...]]:
+    """The due query (and its shard parameters, which follow `now` and `after`'s three): for the bench's plans."""
+    owned, shard_params = owned_clause("r.guild_id", ownership)
+    return _DUE_SELECT + (_DUE_AFTER if after else "") + owned + _DUE_ORDER, shard_params
 
 
 @lru_cache(maxsize=65536)
@@ -245,8 +252,8 @@ def _day(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _due_rows(raw: sqlite3.Connection, now: str, limit: int,
-              after: tuple[str, int, int] | None) -> list[DueReminder]:
+def _due_rows(raw: sqlite3.Connection, now: str, limit: int, after: tuple[str, int, int] | None,
+              ownership: Ownership | None) -> list[DueReminder]:
     """On the database thread: the query as plain tuples, then domain objects from memoised parts.
 
     Only active reminders have a next_due_utc, so enabled/paused need no reading; regular_due is set.
@@ -254,8 +261,8 @@ def _due_rows(raw: sqlite3.Connection, now: str, limit: int,
     cursor = raw.cursor()
     cursor.row_factory = None
     due: list[DueReminder] = []
-    rows = cursor.execute(_DUE_SQL, (now, limit)) if after is None else cursor.execute(
-        _DUE_AFTER_SQL, (now, *after, limit))
+    sql, shard_params = due_sql(after=after is not None, ownership=ownership)
+    rows = cursor.execute(sql, (now, *(after or ()), *shard_params, limit))
     for guild_id, user_id, local_time, zone, days, regular, until, snooze_for, channel, sent, checked in rows:
         reminder = Reminder(guild_id, user_id, _schedule(local_time, zone, days), True, None, None,
                             _instant(regular) if regular else None, _instant(until) if until else None,
@@ -269,13 +276,14 @@ _NO_DAYS: frozenset[date] = frozenset()
 
 
 async def due_reminders(db: Database, now: datetime, limit: int = 5000,
-                        after: tuple[str, int, int] | None = None) -> list[DueReminder]:
+                        after: tuple[str, int, int] | None = None, *,
+                        ownership: Ownership | None = None) -> list[DueReminder]:
     """Active reminders due at `now` (earliest first, at most `limit`): one query on the reminders_due index.
 
-    `after` (a DueReminder's `position`) reads the next batch. The rows become Reminder objects on aiosqlite's
-    thread, not on the event loop.
+    `after` (a DueReminder's `position`) reads the next batch. `ownership`: only the servers on this process's
+    shards (None: every server). The rows become Reminder objects on aiosqlite's thread, not on the event loop.
     """
-    return await db.run_sync(lambda raw: _due_rows(raw, _stamp(now), limit, after), write=False)
+    return await db.run_sync(lambda raw: _due_rows(raw, _stamp(now), limit, after, ownership), write=False)
 
 
 # ---------------------------------------------------------------------------- deliveries

@@ -41,7 +41,9 @@ async def make_bot(settings: Settings) -> AsyncIterator[Callable[..., StepwiseBo
 
     yield factory
     for bot in built:
-        if not bot.is_closed():
+        if bot.user is None:  # never connected (a test drove its setup by hand): only its database is open
+            await bot.db.close()
+        elif not bot.is_closed():
             await bot.close()
 
 
@@ -56,7 +58,9 @@ async def env(make_bot: Callable[..., StepwiseBot]) -> AsyncIterator[simcord.Env
         return bot
 
     # No wall-clock limit on settling: a loaded machine is slow, not broken (a real hang still ends at this bound).
-    environment = simcord.Env(tracked(), settle_timeout=SETTLE_TIMEOUT)
+    bot = tracked()
+    # The bot is an AutoShardedBot: with no SHARD_COUNT, Discord would say how many shards; SimCord needs a number.
+    environment = simcord.Env(bot, settle_timeout=SETTLE_TIMEOUT, shard_count=bot.shard_count or 1)
     environment.make_bot = tracked  # type: ignore[attr-defined]
     await environment.start()
     try:

@@ -144,7 +144,7 @@ async def test_scheduler_ticks_every_30_seconds_and_stops_on_close(env: simcord.
 async def test_commands_sync_to_the_dev_guild_when_it_is_set(settings, make_bot) -> None:  # type: ignore[no-untyped-def]
     dev_settings = settings.model_copy(update={"dev_guild_id": 4242424242424242})
     bot = make_bot(settings=dev_settings)
-    async with simcord.run(bot) as env:
+    async with simcord.run(bot, shard_count=1) as env:
         guild = env.create_guild("Dev", id=4242424242424242)
         channel = guild.create_text_channel("dev")
         member = guild.add_member(env.create_user("dev"))

@@ -274,8 +274,9 @@ async def intent_env(make_bot: Callable[..., StepwiseBot], settings: Settings) -
         bots.append(bot)
         return bot
 
-    environment = simcord.Env(tracked(), settle_timeout=SETTLE_TIMEOUT,
-                              approved_intents=discord.Intents(members=True))
+    bot = tracked()
+    environment = simcord.Env(bot, settle_timeout=SETTLE_TIMEOUT, approved_intents=discord.Intents(members=True),
+                              shard_count=bot.shard_count or 1)
     environment.make_bot = tracked  # type: ignore[attr-defined]
     await environment.start()
     try:

@@ -22,6 +22,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.domain.community import LATE_LIMIT, Ranked, due_slots, period_storage_key, previous_week_key
+from bot.domain.sharding import Ownership
 from bot.domain.timeutil import local_date
 from db.community import DuePost, due_posts, get_settings, on_pace, top
 from db.database import Database
@@ -79,8 +80,10 @@ class PostSender(Protocol):
 class LeaderboardPosts:
     """The scheduled-post use case: `tick(now)` is the scheduled job."""
 
-    def __init__(self, db: Database, sender: PostSender, *, default_tz: ZoneInfo, plan_total: int) -> None:
+    def __init__(self, db: Database, sender: PostSender, *, default_tz: ZoneInfo, plan_total: int,
+                 ownership: Ownership | None = None) -> None:
         self.db = db
+        self.ownership = ownership or Ownership.everything()  # only these shards' servers' posts
         self.sender = sender
         self.default_tz = default_tz
         self.plan_total = plan_total
@@ -88,12 +91,12 @@ class LeaderboardPosts:
 
     async def tick(self, now: datetime) -> None:
         """Claim and post every slot due at `now`, then retry claims left without an outcome."""
-        for due in await due_posts(self.db, now):
+        for due in await due_posts(self.db, now, ownership=self.ownership):
             try:
                 await self._claim_due(due, now)
             except Exception:
                 log.exception("leaderboard post for guild %s at %s failed", due.guild_id, now.isoformat())
-        for claim in await stale_claims(self.db, attempted_before=now - GRACE):
+        for claim in await stale_claims(self.db, attempted_before=now - GRACE, ownership=self.ownership):
             if (claim.guild_id, claim.slot) in self._in_flight:
                 continue
             try:

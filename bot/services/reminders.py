@@ -40,6 +40,7 @@ from bot.domain.reminders import (
     delivery_slot,
     plan_delivery,
 )
+from bot.domain.sharding import Ownership
 from bot.domain.timeutil import local_date
 from db import reminders as store
 from db.database import Database
@@ -118,8 +119,9 @@ class ReminderDispatcher:
 
     def __init__(self, db: Database, plan: Plan, sender: Sender, *, window: SendWindow | None = None,
                  senders: int = SENDERS, chunk: int = CHUNK, batch: int = BATCH, grace: timedelta = CLAIM_GRACE,
-                 stopping: Callable[[], bool] | None = None) -> None:
+                 stopping: Callable[[], bool] | None = None, ownership: Ownership | None = None) -> None:
         self.db = db
+        self.ownership = ownership or Ownership.everything()  # only these shards' servers' reminders
         self.plan = plan
         self.sender = sender
         self.window = window or SendWindow()  # at most 40 requests a second, across ticks
@@ -151,7 +153,8 @@ class ReminderDispatcher:
         try:
             after: tuple[str, int, int] | None = None
             while not self.stopping:
-                due = await store.due_reminders(self.db, now, limit=self.batch, after=after)
+                due = await store.due_reminders(self.db, now, limit=self.batch, after=after,
+                                                ownership=self.ownership)
                 if not due:
                     break
                 after = due[-1].position

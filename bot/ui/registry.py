@@ -7,7 +7,7 @@ loaded before the first click. A button whose feature is unavailable answers so 
 
 from __future__ import annotations
 
-from discord.ext import commands
+import discord
 
 from bot.ui.pager import PageButton
 from bot.ui.plan_views import StepNavButton
@@ -16,5 +16,5 @@ from bot.ui.reminders import ReminderButton
 DYNAMIC_ITEMS = (PageButton, StepNavButton, ReminderButton)
 
 
-def register_components(bot: commands.Bot) -> None:
+def register_components(bot: discord.Client) -> None:
     bot.add_dynamic_items(*DYNAMIC_ITEMS)
