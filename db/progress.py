@@ -289,7 +289,7 @@ def _history_entry(guild_id: int, user_id: int, row: Sequence[Any]) -> HistoryEn
     left out, an unknown status or step leaves the row out (that step is not moved)."""
     _, step, before_status, before_note, before_done_at, after_status, after_note, after_done_at = row
     statuses = (_readable_status(before_status), _readable_status(after_status))
-    if not isinstance(step, int) or any(s is None and t is not None for s, t in
+    if not isinstance(step, int) or any(s is None and t for s, t in
                                         zip(statuses, (before_status, after_status), strict=True)):
         log.warning("history row of member %s in guild %s is unreadable (step %r, statuses %r, %r); left out",
                     user_id, guild_id, step, before_status, after_status)
