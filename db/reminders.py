@@ -12,13 +12,13 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from bot.domain.progress import Status, StepState
+from bot.domain.progress import StepState
 from bot.domain.reminders import (
     Delivery,
     DeliveryKind,
@@ -33,6 +33,7 @@ from bot.domain.reminders import (
 from bot.domain.sharding import Ownership
 from db.database import Database, from_db, from_db_opt, to_db
 from db.progress import ensure_member
+from db.progress import readable_state as _readable_state
 from db.shards import owned_clause
 
 log = logging.getLogger(__name__)
@@ -532,36 +533,5 @@ async def progress_of(db: Database, members: Iterable[tuple[int, int]]) -> dict[
     return await db.run_sync(load, write=False)
 
 
-_UNREADABLE_SINCE = datetime(2000, 1, 1, tzinfo=UTC)  # stands in for an unreadable `updated_at`
-
-
-def _readable_instant(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        instant = from_db(text)
-    except ValueError:
-        return None
-    return instant if instant.tzinfo is not None else None
-
-
-def _readable_state(guild_id: int, user_id: int, row: tuple[object, ...]) -> StepState | None:
-    """One stored progress row as a StepState, whatever an old database holds: an unreadable date is left out
-    (the step keeps its status), an unknown status or step leaves the row out. One bad row never stops another
-    member's reminder, nor this member's."""
-    step, status, note, updated_at, done_at = row
-    if not isinstance(step, int) or status not in _STATUS:
-        log.warning("progress row of member %s in guild %s is unreadable (step %r, status %r); left out",
-                    user_id, guild_id, step, status)
-        return None
-    done = _readable_instant(done_at) if done_at is not None else None
-    if done_at is not None and done is None:
-        log.warning("done date %r of step %s, member %s in guild %s is unreadable; left out", done_at, step,
-                    user_id, guild_id)
-    return StepState(step, _STATUS[str(status)], note if isinstance(note, str) else None,
-                     _readable_instant(updated_at) or _UNREADABLE_SINCE, done)
-
-
 _PROGRESS_SQL = ("SELECT user_id, step, status, note, updated_at, done_at FROM progress "
                  "WHERE guild_id = ? AND user_id IN (")
-_STATUS = {status.value: status for status in Status}
