@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select, update
 
 from bot.domain.reminders import PauseReason, Schedule
 from bot.domain.timeutil import ALL_DAYS
@@ -22,6 +23,7 @@ from db import reminders as reminder_store
 from db.community import buddies, on_pace, standing, top
 from db.database import Database, migrations
 from db.progress import set_visible
+from db.tables import members, reminders
 from tests.test_community_db import done, rank_counts_drift
 
 G = 1
@@ -55,7 +57,8 @@ async def test_away_members_leave_every_ranking_and_come_back_with_the_counts_ri
         else:
             await set_visible(db, G, user, action == "show", at)
         assert await rank_counts_drift(db) == [], (step, action)
-    rows = await db.fetchall("SELECT user_id, visible, visible_choice, left_at FROM members WHERE guild_id = ?", (G,))
+    m = members.c
+    rows = await db.fetchall(select(m.user_id, m.visible, m.visible_choice, m.left_at).where(m.guild_id == G))
     for user_id, visible, choice, left_at in rows:
         assert visible == int(choice == 1 and left_at is None), user_id
 
@@ -72,7 +75,7 @@ async def test_an_away_member_is_on_no_board_count_or_buddy_list_and_keeps_their
     assert await on_pace(db, G, 3) == (2, 2)
     assert [b.user_id for b in (await buddies(db, G, 4, exclude=0))[0]] == [3]
     assert await membership.away_since(db, G, 2) == T0 + timedelta(days=1)
-    assert await db.fetchone("SELECT done_count FROM members WHERE guild_id = ? AND user_id = 2", (G,)) is not None
+    assert await db.fetchone(select(members.c.done_count).where(members.c.guild_id == G, members.c.user_id == 2))
     assert await membership.mark_present(db, G, 2)
     assert not await membership.mark_present(db, G, 2)  # already back: nothing to write
     assert [r.user_id for r in await top(db, G, None)] == [1, 2, 3]
@@ -93,7 +96,7 @@ async def test_leaving_pauses_an_active_reminder_keeps_an_off_one_off_and_create
     assert second is not None
     assert (second.enabled, second.paused) == (False, None)
     assert not await membership.mark_away(db, G, 99, T0)  # never stored: nothing to do
-    assert await db.fetchone("SELECT 1 FROM members WHERE guild_id = ? AND user_id = 99", (G,)) is None
+    assert await db.fetchone(select(members).where(members.c.guild_id == G, members.c.user_id == 99)) is None
     await membership.mark_present(db, G, 1)
     still = await reminder_store.get_reminder(db, G, 1)
     assert still is not None
@@ -107,8 +110,9 @@ async def test_a_reminder_paused_as_left_server_by_any_writer_takes_the_member_o
     await done(db, 1, range(1, 4), T0)
     await reminder_store.set_reminder(db, G, 1, Schedule(time(9), UTC_ZONE, ALL_DAYS), T0)
     async with db.transaction() as conn:
-        await conn.execute("UPDATE reminders SET paused_reason = 'left_server', paused_at = ?, next_due_utc = NULL "
-                           "WHERE guild_id = ? AND user_id = 1", ("2026-01-05T00:00:00.000000+00:00", G))
+        await conn.execute(update(reminders).where(reminders.c.guild_id == G, reminders.c.user_id == 1)
+                           .values(paused_reason="left_server", paused_at=datetime(2026, 1, 5, tzinfo=UTC),
+                                   next_due_utc=None))
     assert await membership.away_since(db, G, 1) == datetime(2026, 1, 5, tzinfo=UTC)
     assert await top(db, G, None) == []
     assert await rank_counts_drift(db) == []
@@ -124,7 +128,7 @@ async def test_an_older_database_keeps_each_members_privacy_choice(db_path: Path
     await done(old, 1, range(1, 4), T0)
     await done(old, 2, range(1, 3), T0)
     async with old.transaction() as conn:  # member 2 chose to hide, as /data privacy stored it before 0008
-        await conn.execute("UPDATE members SET visible = 0 WHERE guild_id = ? AND user_id = 2", (G,))
+        await conn.execute(update(members).where(members.c.guild_id == G, members.c.user_id == 2).values(visible=0))
     await old.close()
     monkeypatch.undo()
     db = Database(db_path)
