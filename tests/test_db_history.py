@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-
 from bot.domain.errors import UserError
 from bot.domain.progress import MemberProgress, Status, StepState
 from db.database import Database
