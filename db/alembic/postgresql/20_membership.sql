@@ -6,7 +6,7 @@
 -- NEW.visible): PostgreSQL fires a column trigger (`AFTER UPDATE OF visible`, as the 0002 copies into
 -- period_counts and the rank_counts histogram are written) only when the column is in the UPDATE's SET list;
 -- a value changed by a BEFORE trigger would not fire them. The inner UPDATE sets only `visible`, so this
--- trigger (OF visible_choice, left_at) does not fire again. Statements are separated by a line holding `;`.
+-- trigger (OF visible_choice, left_at) does not fire again.
 
 CREATE OR REPLACE FUNCTION members_visible_from_choice_and_membership() RETURNS trigger
 LANGUAGE plpgsql AS $$
