@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -33,8 +32,8 @@ T0 = datetime(2026, 1, 1, 9, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = Database(db_path)
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
     await database.open()
     await database.migrate()
     yield database

@@ -8,6 +8,7 @@ These failed before 0008: there was no `left_at`, and nothing took a member who 
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from bot.domain.timeutil import ALL_DAYS
 from db import membership
 from db import reminders as reminder_store
 from db.community import buddies, on_pace, standing, top
-from db.database import Database, migrations
+from db.database import Database, migrations, split_statements, to_db
 from db.progress import set_visible
 from db.tables import members, reminders
 from tests.test_community_db import done, rank_counts_drift
@@ -32,8 +33,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = Database(db_path)
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
     await database.open()
     await database.migrate()
     try:
@@ -118,19 +119,19 @@ async def test_a_reminder_paused_as_left_server_by_any_writer_takes_the_member_o
     assert await rank_counts_drift(db) == []
 
 
-async def test_an_older_database_keeps_each_members_privacy_choice(db_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    before = [m for m in migrations() if m[0] < 8]
-    monkeypatch.setattr("db.database.migrations", lambda: before)
-    old = Database(db_path)
-    await old.open()
-    await old.migrate()
-    await done(old, 1, range(1, 4), T0)
-    await done(old, 2, range(1, 3), T0)
-    async with old.transaction() as conn:  # member 2 chose to hide, as /data privacy stored it before 0008
-        await conn.execute(update(members).where(members.c.guild_id == G, members.c.user_id == 2).values(visible=0))
-    await old.close()
-    monkeypatch.undo()
+async def test_an_older_database_keeps_each_members_privacy_choice(db_path: Path) -> None:
+    """A SQLite file made before 0008 (schema 7, by plain sqlite3 as the previous Stepwise did), where member 2
+    chose to hide (members.visible 0, as /data privacy stored it then): adopted, the choice is kept."""
+    with sqlite3.connect(db_path) as raw:
+        for version, _name, sql in migrations():
+            if version < 8:
+                for statement in split_statements(sql):
+                    raw.execute(statement)
+                raw.execute(f"PRAGMA user_version = {version:d}")
+        for user, count, visible in ((1, 3, 1), (2, 2, 0)):
+            raw.execute("INSERT INTO members (guild_id, user_id, visible, done_count, reached_at, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", (G, user, visible, count, to_db(T0), to_db(T0)))
+    raw.close()
     db = Database(db_path)
     await db.open()
     await db.migrate()
