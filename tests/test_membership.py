@@ -8,7 +8,6 @@ progress, they stayed on the leaderboard, and no setting turned the members inte
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import discord
 import pytest
 import simcord
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from bot.__main__ import main
 from bot.app import StepwiseBot, intents_for
@@ -24,12 +23,12 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.domain.reminders import PauseReason
 from db import membership
 from db import reminders as store
-from db.database import Database
 from db.progress import load_member
 from db.tables import members
 from tests.community_support import bot_of, mark_done
 from tests.conftest import SETTLE_TIMEOUT, World
 from tests.helpers import embed_text
+from tests.store_faults import refuse_writes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)  # SimCord's clock starts here
 
@@ -80,30 +79,6 @@ async def away_since(env: simcord.Env, guild_id: int, user_id: int) -> str | Non
                                                                          members.c.user_id == user_id))
     assert row is not None
     return row[0]  # type: ignore[no-any-return]
-
-
-@asynccontextmanager
-async def refusing_member_updates(db: Database) -> AsyncIterator[None]:
-    """While inside, the database itself refuses every UPDATE of members (a trigger that aborts it)."""
-    if db.dialect == "postgresql":
-        create = ["CREATE FUNCTION refuse_member_updates() RETURNS trigger LANGUAGE plpgsql AS "
-                  "$$ BEGIN RAISE EXCEPTION 'members are read-only'; END $$",
-                  "CREATE TRIGGER refuse_member_updates BEFORE UPDATE ON members "
-                  "FOR EACH ROW EXECUTE FUNCTION refuse_member_updates()"]
-        drop = ["DROP TRIGGER refuse_member_updates ON members", "DROP FUNCTION refuse_member_updates()"]
-    else:
-        create = ["CREATE TRIGGER refuse_member_updates BEFORE UPDATE ON members "
-                  "BEGIN SELECT RAISE(ABORT, 'members are read-only'); END"]
-        drop = ["DROP TRIGGER refuse_member_updates"]
-    async with db.transaction() as conn:
-        for statement in create:
-            await conn.execute(text(statement))
-    try:
-        yield
-    finally:
-        async with db.transaction() as conn:
-            for statement in drop:
-                await conn.execute(text(statement))
 
 
 # ---------------------------------------------------------------- a DM button after leaving
@@ -163,14 +138,16 @@ async def test_a_member_wrongly_marked_away_who_presses_a_button_is_back_at_once
 
 async def test_a_command_still_runs_when_the_away_flag_cannot_be_cleared(env: simcord.Env, world: World,
                                                                          caplog: pytest.LogCaptureFixture) -> None:
-    """A real fault: the database refuses the write (a trigger aborts any update of members, on either engine).
-    Clearing the flag is bookkeeping; the command still answers."""
+    """A real fault: the database refuses writes. Clearing the flag is bookkeeping; the command still answers."""
     g = world.guild.id
     await mark_done(env, g, world.alice.id, range(1, 3), T0)
     bot = bot_of(env)
     await membership.mark_away(bot.db, g, world.alice.id, T0)
-    async with refusing_member_updates(bot.db):
+    await refuse_writes(bot.db)
+    try:
         result = await world.alice.slash(world.channel, "leaderboard")
+    finally:
+        await refuse_writes(bot.db, on=False)
     assert result.response is not None
     assert not result.ephemeral
     assert "Leaderboard" in (result.response.embeds[0].title or "")
