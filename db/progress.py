@@ -381,7 +381,10 @@ _DEPTH = select(func.count(distinct(case((history.c.undone == 0, history.c.batch
 async def history_depth(db: Database, guild_id: int, user_id: int) -> tuple[int, int]:
     """(batches that can be undone, batches that can be redone)."""
     row = await db.fetchone(_DEPTH, {"g": guild_id, "u": user_id})
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    if row is None:
+        return (0, 0)
+    undoable, redoable = tuple(row)
+    return int(undoable), int(redoable)
 
 
 _FORGET = delete(members).where(*_OF_MEMBER)
