@@ -7,16 +7,16 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from discord import PrivilegedIntentsRequired
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain.plan import PlanError, load_plan
-from db.database import Database, DatabaseError
+from db.database import Database, DatabaseError, describe_error
 
 if TYPE_CHECKING:
     from bot.app import StepwiseBot
@@ -52,14 +52,16 @@ def check_plan(path: Path) -> int:
 
 async def check_database(settings: Settings) -> None:
     """Open and migrate the database before connecting, so a bad file stops start-up with one line."""
-    db = Database(settings.database_path)
     try:
-        await db.open()
-        await db.migrate()
-    except (DatabaseError, sqlite3.Error, OSError) as error:
-        raise SettingsError(f"database_path (env DATABASE_PATH): {error}") from None
-    finally:
-        await db.close()
+        db = Database(settings.database_target)
+        try:
+            await db.open()
+            await db.migrate()
+        finally:
+            await db.close()
+    except (DatabaseError, SQLAlchemyError, OSError) as error:
+        message = str(error) if isinstance(error, DatabaseError) else describe_error(error)
+        raise SettingsError(f"{settings.database_setting}: {message}") from None
 
 
 def check_processes(settings: Settings) -> None:

@@ -75,7 +75,7 @@ class StepwiseBot(commands.AutoShardedBot):
         self.ownership: Ownership = settings.ownership
         self.plan = plan
         self.clock: Clock = clock or discord.utils.utcnow
-        self.db = Database(settings.database_path)
+        self.db = Database(settings.database_target)
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.extension_names = extensions
         self.synced = False  # whether this start-up pushed the command tree to Discord

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr | None = Field(default=None, description="Bot token from the Discord developer portal")
     database_path: Path = Field(default=Path("data/stepwise.sqlite3"))
+    database_url: str | None = Field(default=None, description="sqlite:///path or postgresql+asyncpg://user:"
+                                     "password@host/database; when unset, the SQLite file DATABASE_PATH")
     plan_path: Path = Field(default_factory=bundled_plan_path)
     dev_guild_id: int | None = Field(default=None, description="Sync commands to this server only (instant)")
     log_level: str = "INFO"
@@ -62,6 +64,23 @@ class Settings(BaseSettings):
         if value.exists() and value.is_dir():
             raise ValueError(f"{value} is a directory; give a file path such as data/stepwise.sqlite3")
         return value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _empty_url(cls, value: object) -> object:
+        return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from db.database import DatabaseError, database_url  # lazy: settings load before the store is needed
+
+        try:
+            return database_url(value.strip()).render_as_string(hide_password=False)
+        except DatabaseError as error:
+            raise ValueError(str(error)) from None
 
     @field_validator("plan_path", mode="before")
     @classmethod
@@ -122,8 +141,22 @@ class Settings(BaseSettings):
         return Ownership(self.shard_count, self.shard_ids)
 
     @property
-    def database_engine(self) -> Literal["sqlite"]:
-        """The store's engine. Today always SQLite (DATABASE_PATH); the PostgreSQL port reads it from DATABASE_URL."""
+    def database_target(self) -> str | Path:
+        """What the store opens: DATABASE_URL when set, else the SQLite file DATABASE_PATH."""
+        return self.database_url if self.database_url is not None else self.database_path
+
+    @property
+    def database_setting(self) -> str:
+        """The setting that names the database, for messages: 'database_url (env DATABASE_URL)' or the path's."""
+        if self.database_url is not None:
+            return "database_url (env DATABASE_URL)"
+        return "database_path (env DATABASE_PATH)"
+
+    @property
+    def database_engine(self) -> Literal["sqlite", "postgresql"]:
+        """The store's engine: from DATABASE_URL, else SQLite (DATABASE_PATH)."""
+        if self.database_url is not None and not self.database_url.startswith("sqlite"):
+            return "postgresql"
         return "sqlite"
 
     @property

@@ -1,4 +1,10 @@
-"""The one SQLite connection: opening, migrations, transactions."""
+"""The store's engines: SQLite (embedded, the default) or PostgreSQL, through SQLAlchemy Core's async API.
+
+SQLite: a writer engine (one connection; `BEGIN IMMEDIATE`; an asyncio lock so writers take turns) and a reader
+engine (plain `BEGIN`, `query_only`: WAL snapshots of committed data that never wait for the writer).
+PostgreSQL: one pooled engine; writes are READ COMMITTED transactions that rely on constraints and row locks (no
+process-local lock), reads are REPEATABLE READ read-only snapshots.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +12,34 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-import aiosqlite
+from sqlalchemy import Connection, Row, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import Executable
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+BUSY_TIMEOUT_MS = 5000
 
 
 class DatabaseError(RuntimeError):
-    """The database cannot be used (newer than the code, unreadable, a failed migration)."""
+    """The database cannot be used (newer than the code, unreachable, a bad URL, a failed migration)."""
 
 
 def to_db(instant: datetime) -> str:
-    """Aware datetime -> fixed-width UTC text that sorts as it compares."""
+    """Aware datetime -> fixed-width UTC text that sorts as it compares (what db.types.Instant stores on SQLite)."""
     if instant.tzinfo is None:
         raise ValueError("expected an aware datetime")
     return instant.astimezone(UTC).isoformat(timespec="microseconds")
@@ -42,7 +54,9 @@ def from_db_opt(text: str | None) -> datetime | None:
 
 
 def migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every bundled migration file, in order."""
+    """(version, name, sql) for every legacy SQLite migration file (db/migrations), in order.
+
+    Alembic's revision 0001 applies the ones above a file's `PRAGMA user_version` (db/schema.py)."""
     found: list[tuple[int, str, str]] = []
     for entry in resources.files("db.migrations").iterdir():
         match = MIGRATION_NAME.match(entry.name)
@@ -56,7 +70,7 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def split_statements(sql: str) -> list[str]:
-    """Split a migration file into single statements (executescript would commit on its own)."""
+    """Split a SQLite migration file into single statements (trigger bodies stay whole)."""
     statements: list[str] = []
     buffer = ""
     for line in sql.splitlines(keepends=True):
@@ -71,195 +85,205 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
+def database_url(value: str | Path | URL) -> URL:
+    """A Path, a SQLite/PostgreSQL URL (any driver spelling) -> the async URL the store uses.
+
+    DatabaseError (one line, the password hidden) when it is not a URL the store can use."""
+    if isinstance(value, Path):
+        return URL.create("sqlite+aiosqlite", database=str(value))
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise DatabaseError(f"not a database URL: {_mask(str(value))!r} (expected sqlite:///path/to/file or "
+                            "postgresql+asyncpg://user:password@host/database)") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+asyncpg")
+    raise DatabaseError(f"unsupported database {backend!r} in {url.render_as_string(hide_password=True)}: "
+                        "use sqlite:///path/to/file or postgresql+asyncpg://user:password@host/database")
+
+
+def _mask(value: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", value)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for an error from the driver (SQLAlchemy wraps them with the SQL and a link)."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        error = error.orig
+    elif isinstance(error, SQLAlchemyError) and error.__cause__ is not None:
+        error = error.__cause__
+    message = str(error).strip().splitlines()
+    first = message[0] if message else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
 class Database:
-    """One aiosqlite connection, WAL, foreign keys, and one writer transaction at a time."""
+    """The store: `transaction()` to write, `read()` / `fetchone` / `fetchall` to read, `run_sync` for one hop."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None  # reads: committed data only (WAL), never a writer's
-        self._write_lock = asyncio.Lock()
+    def __init__(self, url: str | Path | URL) -> None:
+        self.url = database_url(url)
+        self.dialect: str = self.url.get_backend_name()  # "sqlite" | "postgresql"
+        self.path: Path | None = None  # the SQLite file (Path(":memory:") for a private in-memory database)
+        if self.dialect == "sqlite":
+            self.path = Path(self.url.database or ":memory:")
+        self._memory = self.dialect == "sqlite" and str(self.path) in (":memory:", "")
+        self._writer: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
+        # SQLite: writers take turns (one connection, BEGIN IMMEDIATE). PostgreSQL: no process-local lock.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    def __repr__(self) -> str:
+        return f"Database({self.describe()})"
+
+    def describe(self) -> str:
+        """Where the store is, for messages: a SQLite path or the URL with its password hidden."""
+        if self.path is not None:
+            return str(self.path)
+        return self.url.render_as_string(hide_password=True)
 
     @property
-    def conn(self) -> aiosqlite.Connection:
-        if self._conn is None:
+    def is_open(self) -> bool:
+        return self._writer is not None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine writes go through (SQLite: the one writer connection)."""
+        if self._writer is None:
             raise DatabaseError("the database is not open")
-        return self._conn
-
-    async def open(self) -> None:
-        if self._conn is not None:
-            return
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await self._connect(("busy_timeout = 5000", "journal_mode = WAL", "foreign_keys = ON",
-                                    "synchronous = NORMAL"))
-        if str(self.path) == ":memory:":  # one private database: reads must use the same connection
-            self._conn = self._reader = conn
-            return
-        try:
-            reader = await self._connect(("busy_timeout = 5000", "foreign_keys = ON", "query_only = ON"))
-        except BaseException:
-            await conn.close()
-            raise
-        self._conn, self._reader = conn, reader
-
-    async def _connect(self, pragmas: Sequence[str]) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        try:
-            for pragma in pragmas:
-                await conn.execute_fetchall(f"PRAGMA {pragma}")
-        except BaseException:
-            await conn.close()
-            raise
-        return conn
+        return self._writer
 
     @property
-    def reader(self) -> aiosqlite.Connection:
-        """The connection for reads: outside any writer's transaction, it sees only committed data."""
+    def read_engine(self) -> AsyncEngine:
         if self._reader is None:
             raise DatabaseError("the database is not open")
         return self._reader
 
+    async def open(self) -> None:
+        """Create the engines and make one connection, so a bad file or an unreachable server fails here."""
+        if self._writer is not None:
+            return
+        if self.dialect == "sqlite":
+            self._open_sqlite()
+        else:
+            self._writer = create_async_engine(self.url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+            self._reader = self._writer.execution_options(isolation_level="REPEATABLE READ",
+                                                           postgresql_readonly=True)
+        try:
+            async with self.engine.connect():
+                pass
+        except (SQLAlchemyError, OSError) as error:
+            await self.close()
+            raise DatabaseError(f"cannot open {self.describe()}: {describe_error(error)}") from error
+
+    def _open_sqlite(self) -> None:
+        assert self.path is not None
+        if self._memory:  # one private database: a single connection serves reads and writes (under the lock)
+            engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE", writer=True, poolclass=StaticPool)
+            self._writer = self._reader = engine
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = _sqlite_engine(self.url, "BEGIN IMMEDIATE", writer=True, pool_size=1, max_overflow=0,
+                                      pool_timeout=3600)
+        self._reader = _sqlite_engine(self.url, "BEGIN", writer=False, pool_size=4, max_overflow=8)
+
     async def close(self) -> None:
-        conn, reader = self._conn, self._reader
-        self._conn = self._reader = None
-        if reader is not None and reader is not conn:
-            await reader.close()
-        if conn is not None:
-            await conn.close()
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        if reader is not None and reader is not writer and self.dialect == "sqlite":
+            await reader.dispose()
+        if writer is not None:
+            await writer.dispose()
+
+    async def migrate(self) -> str:
+        """Upgrade the schema to this code's head (Alembic); returns the revision. Refuses a newer database."""
+        from db.schema import upgrade
+
+        return await upgrade(self)
+
+    async def current(self) -> str | None:
+        """The schema revision stored in the database (None: never migrated)."""
+        from db.schema import current_revision
+
+        return await current_revision(self)
 
     async def user_version(self) -> int:
-        row = await self.fetchone("PRAGMA user_version")
+        """SQLite's `PRAGMA user_version` (the legacy schema number; 9 once adopted by Alembic). 0 on PostgreSQL."""
+        if self.dialect != "sqlite":
+            return 0
+        row = await self.fetchone(text("PRAGMA user_version"))
         return int(row[0]) if row else 0
 
-    async def migrate(self) -> int:
-        """Apply pending migrations, each in its own transaction. Returns the schema version."""
-        available = migrations()
-        latest = available[-1][0] if available else 0
-        current = await self.user_version()
-        if current > latest:
-            raise DatabaseError(
-                f"the database {self.path} has schema version {current}, newer than this code knows "
-                f"({latest}): upgrade Stepwise or point database_path at another file"
-            )
-        for version, name, sql in available:
-            if version <= current:
-                continue
-            async with self.transaction() as conn:
-                for statement in split_statements(sql):
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version = {version:d}")
-            log.info("applied migration %s", name)
-        return latest
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed at exit, rolled back on an error or a cancellation.
+
+        SQLite: BEGIN IMMEDIATE under the write lock (one writer at a time). PostgreSQL: READ COMMITTED.
+        """
+        engine = self.engine
+        if self._write_lock is None:
+            async with engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, engine.begin() as conn:
+            yield conn
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; one writer at a time."""
-        async with self._write_lock:
-            conn = self.conn
-            try:
-                await _uncancellable(_begin(conn))
-            except asyncio.CancelledError:  # BEGIN went through, but the task is cancelled: undo it now
-                await _uncancellable(_rollback(conn))
-                raise
-            try:
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only snapshot of committed data (never the inside of another task's open transaction)."""
+        if self._memory:
+            async with self.transaction() as conn:
                 yield conn
-            except BaseException:
-                await _uncancellable(_rollback(conn))
-                raise
-            else:
-                await _uncancellable(_commit(conn))
+            return
+        async with self.read_engine.begin() as conn:
+            yield conn
 
-    async def run_sync(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
-        """Run `fn(raw)` as one transaction on aiosqlite's worker thread: one awaited hop in all.
+    async def run_sync(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
+        """Run `fn(conn)` with a sync SQLAlchemy Connection, in ONE transaction, in one awaited hop.
 
-        `raw` is the underlying `sqlite3.Connection` (rows are `sqlite3.Row`); `fn` runs inside BEGIN IMMEDIATE
-        ... COMMIT, rolled back if it (or the COMMIT) raises, and the exception reaches the caller. It holds the
-        same write lock as `transaction()`, so writers still take turns. `write=False` is for several reads that
-        belong together (a leaderboard page): a plain BEGIN, so they see one snapshot and never the inside of
-        another task's open `transaction()`.
-
-        `transaction()` costs one hop per statement (~35-90 µs each); a user action that makes several statements
-        can put them in `fn` instead. Rules for `fn`: plain synchronous code on the worker thread, no awaiting, no
-        event-loop objects (it may not touch Discord), nothing slow, and no BEGIN/COMMIT of its own. It runs to
-        the end even if the awaiting task is cancelled (BEGIN and COMMIT are inside the one call, so a
-        cancellation never leaves a transaction open).
-
-        This is the one place that uses aiosqlite's private `Connection._execute(fn)` (aiosqlite 0.20-0.22: queue
-        `fn` on the connection's worker thread, the only thread allowed to use the sqlite3 connection, and await
-        its result). Pin aiosqlite's version range with that in mind.
+        `write=True`: inside `transaction()` (committed at the end, rolled back if `fn` raises; the exception
+        reaches the caller). `write=False`: inside `read()` (a snapshot; several reads that belong together).
+        `fn` is plain synchronous code: no awaiting, no Discord, nothing slow, no BEGIN/COMMIT of its own.
         """
-        conn = self.conn if write else self.reader
-        execute = cast(Callable[..., Awaitable[T]], conn._execute)  # private API, see the docstring
-        raw = conn._conn
-        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        context = self.transaction() if write else self.read()
+        async with context as conn:
+            return await conn.run_sync(fn)
 
-        def in_transaction() -> T:
-            raw.execute(begin)
-            try:
-                result = fn(raw)
-                raw.execute("COMMIT")
-            except BaseException:
-                if raw.in_transaction:
-                    raw.execute("ROLLBACK")
-                raise
-            return result
+    async def fetchone(self, stmt: Executable | str, params: Mapping[str, Any] | None = None) -> Row[Any] | None:
+        """The first row of a read (on the reader: committed data only). A str is taken as `text()`."""
+        async with self.read() as conn:
+            result = await conn.execute(_statement(stmt), dict(params) if params else None)
+            return result.first()
 
-        if not write and conn is not self._conn:
-            return await execute(in_transaction)  # the reader: one snapshot, no need to wait for writers
-        async with self._write_lock:
-            return await execute(in_transaction)
-
-    async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
-        """The first row, in one round trip to the reader's thread (execute + fetch + close would be three).
-
-        Reads go to their own connection, so they see only committed data, never the inside of a
-        transaction another task has open on the writer (WAL: readers do not wait for the writer).
-        """
-        rows = await self.reader.execute_fetchall(sql, params)
-        return next(iter(rows), None)
-
-    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Iterable[sqlite3.Row]:
-        return await self.reader.execute_fetchall(sql, params)
+    async def fetchall(self, stmt: Executable | str, params: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
+        async with self.read() as conn:
+            result = await conn.execute(_statement(stmt), dict(params) if params else None)
+            return result.all()
 
 
-async def _begin(conn: aiosqlite.Connection) -> None:
-    if conn.in_transaction:  # never expected; heals a connection left open by anything unforeseen
-        log.error("the write connection was left inside a transaction; rolling it back")
-        await conn.execute("ROLLBACK")
-    await conn.execute("BEGIN IMMEDIATE")
+def _statement(stmt: Executable | str) -> Executable:
+    return text(stmt) if isinstance(stmt, str) else stmt
 
 
-async def _rollback(conn: aiosqlite.Connection) -> None:
-    if conn.in_transaction:
-        await conn.execute("ROLLBACK")
+def _sqlite_engine(url: URL, begin: str, *, writer: bool, **kwargs: Any) -> AsyncEngine:
+    engine = create_async_engine(url, **kwargs)
+    pragmas = [f"busy_timeout = {BUSY_TIMEOUT_MS}", "foreign_keys = ON"]
+    pragmas += ["journal_mode = WAL", "synchronous = NORMAL"] if writer else ["query_only = ON"]
 
-
-async def _commit(conn: aiosqlite.Connection) -> None:
-    try:
-        await conn.execute("COMMIT")
-    except BaseException:
-        await _rollback(conn)
-        raise
-
-
-async def _uncancellable(step: Awaitable[None]) -> None:
-    """Run a transaction-control step to its end even if the awaiting task is cancelled meanwhile.
-
-    aiosqlite runs each statement on its worker thread whatever happens to the awaiting task: a BEGIN whose
-    awaiter was cancelled still opens a transaction. So the step (and, after a cancelled BEGIN, the rollback)
-    finishes while the write lock is still held, and the cancellation is delivered afterwards.
-    """
-    task = asyncio.ensure_future(step)
-    cancelled = False
-    while True:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver emits no BEGIN of its own: the "begin" hook below does
+        cursor = dbapi_conn.cursor()
         try:
-            await asyncio.shield(task)
-            break
-        except asyncio.CancelledError:
-            if task.done():
-                break
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
+            for pragma in pragmas:
+                cursor.execute(f"PRAGMA {pragma}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine

