@@ -30,7 +30,7 @@ from bot.services.reminders import DmsClosed, ReminderDispatcher, ReminderMessag
 from db import reminders as store
 from db.database import Database, from_db
 from db.types import Instant
-from tests.db_faults import READ_ONLY, refuse_writes
+from tests.store_faults import refuse_writes
 
 G = 7
 ALICE, BOB, CAROL, DAVE = 101, 102, 103, 104
@@ -123,10 +123,12 @@ async def remind(db: Database, discord: FakeDiscord, *users: int, at: time = tim
         discord.members.add((G, user))
 
 
-def read_only(db: Database, on: bool = True) -> None:
-    """A real refusal: the database fails every write ("attempt to write a readonly database" on SQLite,
-    "cannot execute INSERT in a read-only transaction" on PostgreSQL)."""
-    refuse_writes(db, on)
+READ_ONLY = r"read-?only"  # SQLite: "attempt to write a readonly database"; PostgreSQL: "read-only transaction"
+
+
+async def read_only(db: Database, on: bool = True) -> None:
+    """A real refusal: the database fails every write (tests/store_faults.py, on either engine)."""
+    await refuse_writes(db, on)
 
 
 async def test_a_database_that_refuses_writes_sends_nothing_then_each_dm_once(db: Database, plan: Plan,
@@ -136,13 +138,13 @@ async def test_a_database_that_refuses_writes_sends_nothing_then_each_dm_once(db
     discord = FakeDiscord()
     await remind(db, discord, ALICE, BOB)
     tick = dispatcher(db, plan, discord)
-    read_only(db)
+    await read_only(db)
     with caplog.at_level(logging.ERROR):
         for seconds in range(0, 181, 30):
             with pytest.raises(Exception, match=READ_ONLY):
                 await tick.run_due(T9 + timedelta(seconds=seconds))
     assert discord.attempts == []  # nothing claimed, nothing sent
-    read_only(db, on=False)
+    await read_only(db, on=False)
     for seconds in range(210, 400, 30):
         await tick.run_due(T9 + timedelta(seconds=seconds))
     assert [len(discord.dms(u)) for u in (ALICE, BOB)] == [1, 1]
@@ -164,7 +166,7 @@ async def test_a_crash_between_send_and_record_resends_after_the_grace_period_wi
     [row] = await store.deliveries_of(db, G, ALICE)
     assert row["state"] == "claimed"  # committed before the send; its result could not be recorded
     discord.before_send = None
-    read_only(db, on=False)
+    await read_only(db, on=False)
     restarted = dispatcher(db, plan, discord)  # as after a crash and restart
     for seconds in (30, 60, 90):  # within the 2-minute grace: the claim may still be in flight
         await restarted.run_due(T9 + timedelta(seconds=seconds))
