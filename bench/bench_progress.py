@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import simcord
+from sqlalchemy import func, select
 
 from bench.common import bot_side_timer, print_table, timed
 from bot.app import create_bot
@@ -24,6 +25,7 @@ from bot.domain.stats import activity_grid, daily_series
 from bot.domain.timeutil import local_date
 from bot.ui.charts import activity_calendar, progress_chart
 from db.progress import load_member, seed_members
+from db.tables import progress as progress_table
 
 MEMBERS = 10_000
 ACTIVE = 300  # members who run commands in the timed part
@@ -64,7 +66,7 @@ async def main() -> None:
             seeded_states = {m.id: random_states(rng, bot.plan.total, now) for m in members}
             await seed_members(bot.db, guild.id, seeded_states, now)
             seeded = time.perf_counter() - started
-            rows = await bot.db.fetchone("SELECT COUNT(*) FROM progress")
+            rows = await bot.db.fetchone(select(func.count()).select_from(progress_table))
             print(f"built {MEMBERS} members in {built:.1f} s; seeded {rows[0] if rows else 0} progress rows "
                   f"in {seeded:.1f} s")
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
-from db.database import Database, to_db
+from sqlalchemy import Connection, update
+
+from db.database import Database
+from db.dialects import upsert
+from db.tables import milestones as milestones_table
+
+_M = milestones_table.c
 
 
 async def claim_milestones(db: Database, guild_id: int, user_id: int, milestones: Sequence[int], now: datetime, *,
@@ -14,19 +19,22 @@ async def claim_milestones(db: Database, guild_id: int, user_id: int, milestones
     """Record the member's first completion of each of `milestones`; return those this call must announce.
 
     One transaction, committed before anything is sent: a milestone already recorded (announced, failed,
-    skipped or being announced) is never returned again. With `announce` False the new rows are 'skipped'.
+    skipped or being announced) is never returned again (the insert's ON CONFLICT DO NOTHING returns no row;
+    on PostgreSQL two processes inserting the same key concurrently: the second waits, then returns nothing).
+    With `announce` False the new rows are 'skipped'.
     """
 
-    def run(raw: sqlite3.Connection) -> list[int]:
+    def run(conn: Connection) -> list[int]:
         claimed = []
         for milestone in milestones:
-            inserted = raw.execute(
-                "INSERT INTO milestones (guild_id, user_id, milestone, reached_at, announce, reason) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id, milestone) DO NOTHING",
-                (guild_id, user_id, milestone, to_db(now), "claimed" if announce else "skipped",
-                 None if announce else skip_reason),
-            ).rowcount
-            if inserted == 1 and announce:
+            inserted = conn.execute(
+                upsert(milestones_table)
+                .values(guild_id=guild_id, user_id=user_id, milestone=milestone, reached_at=now,
+                        announce="claimed" if announce else "skipped", reason=None if announce else skip_reason)
+                .on_conflict_do_nothing(index_elements=["guild_id", "user_id", "milestone"])
+                .returning(_M.milestone)
+            ).first()
+            if inserted is not None and announce:
                 claimed.append(milestone)
         return claimed
 
@@ -36,32 +44,41 @@ async def claim_milestones(db: Database, guild_id: int, user_id: int, milestones
 async def record_announcement(db: Database, guild_id: int, user_id: int, milestones: Sequence[int], *,
                               message_id: int | None, reason: str | None) -> None:
     """The claimed announcement went out (`message_id`) or failed (`reason`; not tried again)."""
-    async with db.transaction() as conn:
-        await conn.executemany(
-            "UPDATE milestones SET announce = ?, message_id = ?, reason = ? "
-            "WHERE guild_id = ? AND user_id = ? AND milestone = ? AND announce = 'claimed'",
-            [("posted" if message_id is not None else "failed", message_id, reason, guild_id, user_id, m)
-             for m in milestones],
-        )
+    if not milestones:
+        return
+
+    def write(conn: Connection) -> None:
+        conn.execute(
+            update(milestones_table)
+            .where(_M.guild_id == guild_id, _M.user_id == user_id, _M.milestone.in_(list(milestones)),
+                   _M.announce == "claimed")
+            .values(announce="posted" if message_id is not None else "failed", message_id=message_id, reason=reason))
+
+    await db.run_sync(write)
 
 
 async def claim_role(db: Database, guild_id: int, user_id: int, milestone: int, role_id: int, *,
                      now: datetime) -> bool:
     """Record `role_id` as given for the member's milestone before giving it; False when it already was."""
-    async with db.transaction() as conn:
-        cursor = await conn.execute(
-            "UPDATE milestones SET role_id = ?, role_at = ? "
-            "WHERE guild_id = ? AND user_id = ? AND milestone = ? AND role_id IS NOT ?",
-            (role_id, to_db(now), guild_id, user_id, milestone, role_id),
-        )
-        return cursor.rowcount == 1
+
+    def write(conn: Connection) -> bool:
+        return conn.execute(
+            update(milestones_table)
+            .where(_M.guild_id == guild_id, _M.user_id == user_id, _M.milestone == milestone,
+                   _M.role_id.is_distinct_from(role_id))
+            .values(role_id=role_id, role_at=now)
+        ).rowcount == 1
+
+    return await db.run_sync(write)
 
 
 async def release_role(db: Database, guild_id: int, user_id: int, milestone: int, role_id: int) -> None:
     """The role could not be given: forget the claim, so the member's next completion tries again."""
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE milestones SET role_id = NULL, role_at = NULL "
-            "WHERE guild_id = ? AND user_id = ? AND milestone = ? AND role_id = ?",
-            (guild_id, user_id, milestone, role_id),
-        )
+
+    def write(conn: Connection) -> None:
+        conn.execute(
+            update(milestones_table)
+            .where(_M.guild_id == guild_id, _M.user_id == user_id, _M.milestone == milestone, _M.role_id == role_id)
+            .values(role_id=None, role_at=None))
+
+    await db.run_sync(write)

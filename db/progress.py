@@ -3,9 +3,10 @@
 The rules (what a change does, the summary row, the period counts, undo and redo) are pure functions in
 bot/domain/changes.py. This module reads the rows into domain objects, calls the planner, and writes its plan.
 
-Every write (`apply_changes`, `change_member`, `undo`, `redo`) is one `Database.run_sync` call: read, decide
-and every statement happen on aiosqlite's worker thread in a single awaited hop, instead of one hop (~35-90 µs)
-per statement; the writes are also one transaction, so rankings never have to aggregate raw progress rows.
+Every write (`apply_changes`, `change_member`, `undo`, `redo`, ...) is one `Database.run_sync` call: read,
+decide and every statement run with a sync SQLAlchemy Connection in one transaction and a single awaited hop,
+instead of one hop per statement; so rankings never have to aggregate raw progress rows. The statements are
+SQLAlchemy Core on db/tables.py (the same on SQLite and PostgreSQL); instants bind and read as aware datetimes.
 
 Reading is robust per row: a stored value an old database holds that cannot be read (a done date that is not a
 date, an unknown status) leaves that value or row out with a warning, never the member's command.
@@ -14,14 +15,28 @@ date, an unknown status) leaves that value or row out with a warning, never the 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import aiosqlite
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    delete,
+    distinct,
+    exists,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
 
 from bot.domain.changes import (
     ChangePlan,
@@ -36,11 +51,13 @@ from bot.domain.changes import ChangeResult as ChangeResult  # noqa: PLC0414
 from bot.domain.changes import StepChange as StepChange  # noqa: PLC0414
 from bot.domain.marking import StepDiff
 from bot.domain.progress import MemberProgress, Status, StepState
-from db.database import Database, from_db, to_db
+from db.database import Database, from_db
+from db.dialects import upsert
+from db.tables import guild_settings, history, members, period_counts, progress
 
 log = logging.getLogger(__name__)
 
-EPOCH = "1970-01-01T00:00:00.000000+00:00"  # members.reached_at of a member with nothing done
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # members.reached_at of a member with nothing done
 
 
 # ---------------------------------------------------------------------- reading rows, whatever they hold
@@ -49,11 +66,15 @@ _UNREADABLE_SINCE = datetime(2000, 1, 1, tzinfo=UTC)  # stands in for an unreada
 _STATUS = {status.value: status for status in Status}
 
 
-def _readable_instant(text: object) -> datetime | None:
-    if not isinstance(text, str):
+def _readable_instant(value: object) -> datetime | None:
+    """An instant read from the store: the `Instant` column type already gives an aware datetime (None when
+    the stored text is unreadable); ISO text (an untyped query) is parsed here, with the same rule."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else None
+    if not isinstance(value, str):
         return None
     try:
-        instant = from_db(text)
+        instant = from_db(value)
     except ValueError:
         return None
     return instant if instant.tzinfo is not None else None
@@ -90,7 +111,7 @@ def _readable_zone(name: object, default: ZoneInfo) -> ZoneInfo:
         return default
 
 
-def _member(rows: Sequence[Sequence[object]], guild_id: int, user_id: int) -> MemberProgress:
+def _member(rows: Sequence[Sequence[Any]], guild_id: int, user_id: int) -> MemberProgress:
     """Rows of (step, status, note, updated_at, done_at, visible, ...): a LEFT JOIN of the member's head onto
     their progress rows, so at least one row, with step NULL when they have none."""
     states: dict[int, StepState] = {}
@@ -104,35 +125,39 @@ def _member(rows: Sequence[Sequence[object]], guild_id: int, user_id: int) -> Me
     return MemberProgress(guild_id, user_id, states, True if visible is None else bool(visible))
 
 
-_LOAD = (
-    "SELECT p.step, p.status, p.note, p.updated_at, p.done_at, k.visible "
-    "FROM (SELECT (SELECT visible FROM members WHERE guild_id = :g AND user_id = :u) AS visible) AS k "
-    "LEFT JOIN progress AS p ON p.guild_id = :g AND p.user_id = :u ORDER BY p.step"
+# Statements are built once with named parameters (:g guild, :u user); SQLAlchemy caches their compiled form.
+_G = bindparam("g", type_=BigInteger)
+_U = bindparam("u", type_=BigInteger)
+_OF_MEMBER = (members.c.guild_id == _G, members.c.user_id == _U)
+_OF_HISTORY = (history.c.guild_id == _G, history.c.user_id == _U)
+
+
+def _load_statement(*head: Any) -> Any:
+    """The member's progress rows LEFT JOINed onto a one-row head (visible, then `head`): one query, one row
+    at least, so a member with no progress (or none stored) still reads their head."""
+    k = select(select(members.c.visible).where(*_OF_MEMBER).scalar_subquery().label("visible"), *head).subquery("k")
+    p = progress
+    return (select(p.c.step, p.c.status, p.c.note, p.c.updated_at, p.c.done_at, *k.c)
+            .select_from(k.outerjoin(p, and_(p.c.guild_id == _G, p.c.user_id == _U)))
+            .order_by(p.c.step))
+
+
+_LOAD = _load_statement()
+_LOAD_FOR_WRITE = _load_statement(
+    select(func.coalesce(func.max(history.c.batch), 0) + 1).where(*_OF_HISTORY, history.c.undone == 0)
+    .scalar_subquery().label("next_batch"),
+    exists().where(*_OF_HISTORY, history.c.undone == 1).label("has_undone"),
+    select(guild_settings.c.timezone).where(guild_settings.c.guild_id == _G).scalar_subquery().label("tz"),
 )
-_LOAD_FOR_WRITE = (
-    "SELECT p.step, p.status, p.note, p.updated_at, p.done_at, k.visible, k.next_batch, k.has_undone, k.tz "
-    "FROM (SELECT (SELECT visible FROM members WHERE guild_id = :g AND user_id = :u) AS visible, "
-    "(SELECT COALESCE(MAX(batch), 0) + 1 FROM history WHERE guild_id = :g AND user_id = :u AND undone = 0) "
-    "AS next_batch, "
-    "EXISTS (SELECT 1 FROM history WHERE guild_id = :g AND user_id = :u AND undone = 1) AS has_undone, "
-    "(SELECT timezone FROM guild_settings WHERE guild_id = :g) AS tz) AS k "
-    "LEFT JOIN progress AS p ON p.guild_id = :g AND p.user_id = :u ORDER BY p.step"
-)
 
 
-def _rows(raw: sqlite3.Connection, sql: str, params: Mapping[str, object] | Sequence[object]) -> list[tuple[Any, ...]]:
-    cursor = raw.cursor()
-    cursor.row_factory = None  # plain tuples
-    return cursor.execute(sql, params).fetchall()
-
-
-def _read_member(raw: sqlite3.Connection, guild_id: int, user_id: int) -> MemberProgress:
-    return _member(_rows(raw, _LOAD, {"g": guild_id, "u": user_id}), guild_id, user_id)
+def _read_member(conn: Connection, guild_id: int, user_id: int) -> MemberProgress:
+    return _member(conn.execute(_LOAD, {"g": guild_id, "u": user_id}).all(), guild_id, user_id)
 
 
 async def load_member(db: Database, guild_id: int, user_id: int) -> MemberProgress:
     """A member's progress (empty, visible, for someone the bot has never seen)."""
-    return await db.run_sync(lambda raw: _read_member(raw, guild_id, user_id), write=False)
+    return await db.run_sync(lambda conn: _read_member(conn, guild_id, user_id), write=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,87 +170,100 @@ class _Loaded:
     tz: ZoneInfo
 
 
-def _load_for_write(raw: sqlite3.Connection, guild_id: int, user_id: int, default_tz: ZoneInfo) -> _Loaded:
-    """Inside `Database.run_sync`, on the database's worker thread."""
-    rows = _rows(raw, _LOAD_FOR_WRITE, {"g": guild_id, "u": user_id})
+def _load_for_write(conn: Connection, guild_id: int, user_id: int, default_tz: ZoneInfo) -> _Loaded:
+    """Inside `Database.run_sync`, in the write transaction."""
+    rows = conn.execute(_LOAD_FOR_WRITE, {"g": guild_id, "u": user_id}).all()
     head = rows[0]
     return _Loaded(_member(rows, guild_id, user_id), int(head[6]), bool(head[7]),
                    _readable_zone(head[8], default_tz))
 
 
-async def ensure_member(conn: aiosqlite.Connection, guild_id: int, user_id: int, now: datetime) -> None:
-    await conn.execute(_ENSURE_MEMBER, (guild_id, user_id, EPOCH, to_db(now)))
-
-
 # ---------------------------------------------------------------------- writing a plan
 
-_ENSURE_MEMBER = (
-    "INSERT INTO members (guild_id, user_id, reached_at, created_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (guild_id, user_id) DO NOTHING"
-)
-_UPSERT_SUMMARY = (
-    "INSERT INTO members (guild_id, user_id, done_count, reached_at, current_step, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id) DO UPDATE SET done_count = excluded.done_count, "
-    "reached_at = excluded.reached_at, current_step = excluded.current_step"
-)
-_DELETE_STEP = "DELETE FROM progress WHERE guild_id = ? AND user_id = ? AND step = ?"
-_UPSERT_STEP = (
-    "INSERT INTO progress (guild_id, user_id, step, status, note, updated_at, done_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id, step) DO UPDATE SET "
-    "status = excluded.status, note = excluded.note, updated_at = excluded.updated_at, "
-    "done_at = excluded.done_at"
-)
-_CLEAR_REDO = "DELETE FROM history WHERE guild_id = ? AND user_id = ? AND undone = 1"
-_INSERT_HISTORY = (
-    "INSERT INTO history (guild_id, user_id, batch, step, before_status, before_note, before_done_at, "
-    "after_status, after_note, after_done_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_UPSERT_PERIOD = (
-    "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (guild_id, period, user_id) DO UPDATE SET done_count = excluded.done_count, "
-    "reached_at = excluded.reached_at"
-)
-_DELETE_PERIOD = "DELETE FROM period_counts WHERE guild_id = ? AND period = ? AND user_id = ?"
+def _ensure_member(guild_id: int, user_id: int, now: datetime) -> Insert:
+    """The member's row if they have none (a member with nothing done), nothing otherwise."""
+    return (upsert(members)
+            .values(guild_id=guild_id, user_id=user_id, reached_at=EPOCH, created_at=now)
+            .on_conflict_do_nothing(index_elements=["guild_id", "user_id"]))
 
 
-def _opt(instant: datetime | None) -> str | None:
-    return to_db(instant) if instant else None
+async def ensure_member(conn: AsyncConnection, guild_id: int, user_id: int, now: datetime) -> None:
+    """Inside `Database.transaction()`: make sure the member has a row (progress, reminders reference it)."""
+    await conn.execute(_ensure_member(guild_id, user_id, now))
 
 
-def _write(raw: sqlite3.Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *,
+def ensure_member_sync(conn: Connection, guild_id: int, user_id: int, now: datetime) -> None:
+    """The same inside `Database.run_sync(fn)`, with the sync connection `fn` receives."""
+    conn.execute(_ensure_member(guild_id, user_id, now))
+
+
+def _upsert_summaries() -> Any:
+    ins = upsert(members)
+    return ins.on_conflict_do_update(
+        index_elements=["guild_id", "user_id"],
+        set_={"done_count": ins.excluded.done_count, "reached_at": ins.excluded.reached_at,
+              "current_step": ins.excluded.current_step})
+
+
+def _upsert_steps() -> Any:
+    ins = upsert(progress)
+    return ins.on_conflict_do_update(
+        index_elements=["guild_id", "user_id", "step"],
+        set_={"status": ins.excluded.status, "note": ins.excluded.note, "updated_at": ins.excluded.updated_at,
+              "done_at": ins.excluded.done_at})
+
+
+def _upsert_periods() -> Any:
+    ins = upsert(period_counts)
+    return ins.on_conflict_do_update(
+        index_elements=["guild_id", "period", "user_id"],
+        set_={"done_count": ins.excluded.done_count, "reached_at": ins.excluded.reached_at})
+
+
+_DELETE_STEP = delete(progress).where(progress.c.guild_id == _G, progress.c.user_id == _U,
+                                      progress.c.step == bindparam("s", type_=Integer))
+_CLEAR_REDO = delete(history).where(*_OF_HISTORY, history.c.undone == 1)
+_DELETE_PERIOD = delete(period_counts).where(period_counts.c.guild_id == _G, period_counts.c.user_id == _U,
+                                             period_counts.c.period == bindparam("p"))
+
+
+def _write(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *,
            record_history: bool) -> ChangeResult:
     """Store `plan` (made from `loaded`; the transaction holds the write lock, so nothing else changed it)."""
     guild_id, user_id = loaded.member.guild_id, loaded.member.user_id
-    stamp = to_db(now)
+    key = {"g": guild_id, "u": user_id}
     summary = plan.summary
     if summary is None:  # nothing changed: the member is known from now on, nothing else is written
-        raw.execute(_ENSURE_MEMBER, (guild_id, user_id, EPOCH, stamp))
+        ensure_member_sync(conn, guild_id, user_id, now)
         return plan.result
     # The member row first (progress and history reference it), with its new summary.
-    raw.execute(_UPSERT_SUMMARY, (guild_id, user_id, summary.done_count,
-                                  to_db(summary.reached_at) if summary.reached_at else EPOCH,
-                                  summary.current_step, stamp))
+    conn.execute(_upsert_summaries(), {
+        "guild_id": guild_id, "user_id": user_id, "done_count": summary.done_count,
+        "reached_at": summary.reached_at or EPOCH, "current_step": summary.current_step, "created_at": now})
     if plan.deletes:
-        raw.executemany(_DELETE_STEP, [(guild_id, user_id, step) for step in plan.deletes])
+        conn.execute(_DELETE_STEP, [{**key, "s": step} for step in plan.deletes])
     if plan.upserts:
-        raw.executemany(_UPSERT_STEP, [(guild_id, user_id, s.step, s.status.value, s.note, stamp, _opt(s.done_at))
-                                       for s in plan.upserts])
+        conn.execute(_upsert_steps(), [
+            {"guild_id": guild_id, "user_id": user_id, "step": s.step, "status": s.status.value, "note": s.note,
+             "updated_at": now, "done_at": s.done_at} for s in plan.upserts])
     if record_history:
         if loaded.has_undone:  # a new change clears what could be redone
-            raw.execute(_CLEAR_REDO, (guild_id, user_id))
-        raw.executemany(_INSERT_HISTORY, [
-            (guild_id, user_id, loaded.next_batch, h.step,
-             h.before_status.value if h.before_status else None, h.before_note, _opt(h.before_done_at),
-             h.after_status.value if h.after_status else None, h.after_note, _opt(h.after_done_at), stamp)
-            for h in plan.history
-        ])
-    counted = [(guild_id, p.period, user_id, p.done_count, to_db(p.reached_at))
-               for p in plan.periods if p.done_count and p.reached_at]
-    emptied = [(guild_id, p.period, user_id) for p in plan.periods if not (p.done_count and p.reached_at)]
+            conn.execute(_CLEAR_REDO, key)
+        if plan.history:
+            conn.execute(history.insert(), [
+                {"guild_id": guild_id, "user_id": user_id, "batch": loaded.next_batch, "step": h.step,
+                 "before_status": h.before_status.value if h.before_status else None,
+                 "before_note": h.before_note, "before_done_at": h.before_done_at,
+                 "after_status": h.after_status.value if h.after_status else None,
+                 "after_note": h.after_note, "after_done_at": h.after_done_at, "at": now, "undone": 0}
+                for h in plan.history])
+    counted = [{"guild_id": guild_id, "period": p.period, "user_id": user_id, "done_count": p.done_count,
+                "reached_at": p.reached_at} for p in plan.periods if p.done_count and p.reached_at]
+    emptied = [{**key, "p": p.period} for p in plan.periods if not (p.done_count and p.reached_at)]
     if counted:
-        raw.executemany(_UPSERT_PERIOD, counted)
+        conn.execute(_upsert_periods(), counted)
     if emptied:
-        raw.executemany(_DELETE_PERIOD, emptied)
+        conn.execute(_DELETE_PERIOD, emptied)
     return plan.result
 
 
@@ -241,10 +279,10 @@ async def apply_changes(
 ) -> ChangeResult:
     """Apply step changes for one member in one transaction; see the module docstring."""
 
-    def apply(raw: sqlite3.Connection) -> ChangeResult:
-        loaded = _load_for_write(raw, guild_id, user_id, default_tz)
+    def apply(conn: Connection) -> ChangeResult:
+        loaded = _load_for_write(conn, guild_id, user_id, default_tz)
         plan = plan_changes(loaded.member, changes, now, loaded.tz)
-        return _write(raw, loaded, plan, now, record_history=record_history)
+        return _write(conn, loaded, plan, now, record_history=record_history)
 
     return await db.run_sync(apply)
 
@@ -261,27 +299,34 @@ async def change_member(
 
     `decide` may raise (a UserError, say) to write nothing. No changes: nothing is written, not even a
     member row, and the result has `changed == ()`. The whole read-decide-write is one `Database.run_sync` call,
-    so `decide` runs on the database's worker thread: it must be plain, quick domain code (no awaiting, no
-    Discord), which choosing a step from a member's progress is.
+    so `decide` runs inside the transaction, on the database's worker thread: it must be plain, quick domain
+    code (no awaiting, no Discord), which choosing a step from a member's progress is.
     """
 
-    def change(raw: sqlite3.Connection) -> ChangeResult:
-        loaded = _load_for_write(raw, guild_id, user_id, default_tz)
+    def change(conn: Connection) -> ChangeResult:
+        loaded = _load_for_write(conn, guild_id, user_id, default_tz)
         changes = decide(loaded.member)
         if not changes:
             return ChangeResult(loaded.member, loaded.member, ())
-        return _write(raw, loaded, plan_changes(loaded.member, changes, now, loaded.tz), now, record_history=True)
+        return _write(conn, loaded, plan_changes(loaded.member, changes, now, loaded.tz), now, record_history=True)
 
     return await db.run_sync(change)
 
 
-_BATCH_SQL = (
-    "SELECT batch, step, before_status, before_note, before_done_at, after_status, after_note, after_done_at "
-    "FROM history WHERE guild_id = ? AND user_id = ? AND batch = "
-    "(SELECT {}(batch) FROM history WHERE guild_id = ? AND user_id = ? AND undone = ?) ORDER BY id"
-)
-_UNDO_BATCH = _BATCH_SQL.format("MAX")  # the newest batch not undone
-_REDO_BATCH = _BATCH_SQL.format("MIN")  # the oldest undone batch: the one undone last
+def _batch_statement(newest: bool) -> Any:
+    """The history rows of one batch: the newest not undone (undo), or the oldest undone (redo)."""
+    pick = func.max(history.c.batch) if newest else func.min(history.c.batch)
+    batch = select(pick).where(*_OF_HISTORY, history.c.undone == (0 if newest else 1)).scalar_subquery()
+    h = history.c
+    return (select(h.batch, h.step, h.before_status, h.before_note, h.before_done_at, h.after_status, h.after_note,
+                   h.after_done_at)
+            .where(*_OF_HISTORY, h.batch == batch).order_by(h.id))
+
+
+_UNDO_BATCH = _batch_statement(newest=True)
+_REDO_BATCH = _batch_statement(newest=False)
+_MARK_BATCH = (update(history).where(*_OF_HISTORY, history.c.batch == bindparam("b", type_=Integer))
+               .values(undone=bindparam("undone_", type_=Integer)))
 
 
 def _history_entry(guild_id: int, user_id: int, row: Sequence[Any]) -> HistoryEntry | None:
@@ -302,16 +347,16 @@ def _history_entry(guild_id: int, user_id: int, row: Sequence[Any]) -> HistoryEn
 async def _move(db: Database, guild_id: int, user_id: int, now: datetime, default_tz: ZoneInfo,
                 *, undo: bool) -> tuple[ChangeResult, list[StepDiff]] | None:
 
-    def move(raw: sqlite3.Connection) -> tuple[ChangeResult, list[StepDiff]] | None:
-        rows = _rows(raw, _UNDO_BATCH if undo else _REDO_BATCH, (guild_id, user_id, guild_id, user_id, int(not undo)))
+    def move(conn: Connection) -> tuple[ChangeResult, list[StepDiff]] | None:
+        key = {"g": guild_id, "u": user_id}
+        rows = conn.execute(_UNDO_BATCH if undo else _REDO_BATCH, key).all()
         if not rows:
             return None
         batch = [entry for row in rows if (entry := _history_entry(guild_id, user_id, row)) is not None]
         targets = move_targets(batch, undo=undo)
-        loaded = _load_for_write(raw, guild_id, user_id, default_tz)
-        result = _write(raw, loaded, plan_changes(loaded.member, targets, now, loaded.tz), now, record_history=False)
-        raw.execute("UPDATE history SET undone = ? WHERE guild_id = ? AND user_id = ? AND batch = ?",
-                    (int(undo), guild_id, user_id, rows[0][0]))
+        loaded = _load_for_write(conn, guild_id, user_id, default_tz)
+        result = _write(conn, loaded, plan_changes(loaded.member, targets, now, loaded.tz), now, record_history=False)
+        conn.execute(_MARK_BATCH, {**key, "b": rows[0][0], "undone_": int(undo)})
         return result, result.diffs(t.step for t in targets)
 
     return await db.run_sync(move)
@@ -329,21 +374,25 @@ async def redo(db: Database, guild_id: int, user_id: int, now: datetime, *,
     return await _move(db, guild_id, user_id, now, default_tz, undo=False)
 
 
+_DEPTH = select(func.count(distinct(case((history.c.undone == 0, history.c.batch)))),
+                func.count(distinct(case((history.c.undone == 1, history.c.batch))))).where(*_OF_HISTORY)
+
+
 async def history_depth(db: Database, guild_id: int, user_id: int) -> tuple[int, int]:
     """(batches that can be undone, batches that can be redone)."""
-    row = await db.fetchone(
-        "SELECT COUNT(DISTINCT CASE WHEN undone = 0 THEN batch END), "
-        "COUNT(DISTINCT CASE WHEN undone = 1 THEN batch END) FROM history WHERE guild_id = ? AND user_id = ?",
-        (guild_id, user_id))
+    row = await db.fetchone(_DEPTH, {"g": guild_id, "u": user_id})
     return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+_FORGET = delete(members).where(*_OF_MEMBER)
 
 
 async def forget_member(db: Database, guild_id: int, user_id: int) -> ChangeResult:
     """Delete everything stored about the member in this server (the members row cascades)."""
 
-    def forget(raw: sqlite3.Connection) -> MemberProgress:
-        before = _read_member(raw, guild_id, user_id)
-        raw.execute("DELETE FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+    def forget(conn: Connection) -> MemberProgress:
+        before = _read_member(conn, guild_id, user_id)
+        conn.execute(_FORGET, {"g": guild_id, "u": user_id})
         return before
 
     before = await db.run_sync(forget)
@@ -351,17 +400,21 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ChangeResu
     return ChangeResult(before, after, tuple(sorted(before.states)))
 
 
+_SET_CHOICE = (update(members).where(*_OF_MEMBER, members.c.visible_choice != bindparam("choice", type_=Integer))
+               .values(visible_choice=bindparam("choice", type_=Integer)))
+
+
 async def set_visible(db: Database, guild_id: int, user_id: int, visible: bool, now: datetime) -> bool:
     """Show or hide the member on leaderboards and others' /progress. Returns whether their choice changed.
 
     Stores the member's choice; `members.visible` follows it by trigger (0008) unless they are away.
     """
-    async with db.transaction() as conn:
-        await ensure_member(conn, guild_id, user_id, now)
-        cursor = await conn.execute(
-            "UPDATE members SET visible_choice = ? WHERE guild_id = ? AND user_id = ? AND visible_choice != ?",
-            (int(visible), guild_id, user_id, int(visible)))
-        return cursor.rowcount > 0
+
+    def write(conn: Connection) -> bool:
+        ensure_member_sync(conn, guild_id, user_id, now)
+        return conn.execute(_SET_CHOICE, {"g": guild_id, "u": user_id, "choice": int(visible)}).rowcount > 0
+
+    return await db.run_sync(write)
 
 
 async def seed_members(db: Database, guild_id: int, members: Mapping[int, Sequence[StepState]],
@@ -370,18 +423,20 @@ async def seed_members(db: Database, guild_id: int, members: Mapping[int, Sequen
 
     Period counts are not filled in; use apply_changes for anything a member does.
     """
-    progress = [
-        (guild_id, user_id, s.step, s.status.value, s.note, to_db(s.updated_at), _opt(s.done_at))
-        for user_id, states in members.items() for s in states
-    ]
+    steps = [{"guild_id": guild_id, "user_id": user_id, "step": s.step, "status": s.status.value, "note": s.note,
+              "updated_at": s.updated_at, "done_at": s.done_at}
+             for user_id, states in members.items() for s in states]
     summaries = []
     for user_id, states in members.items():
         summary = summarize(states)
-        summaries.append((guild_id, user_id, summary.done_count,
-                          to_db(summary.reached_at) if summary.reached_at else EPOCH, summary.current_step,
-                          to_db(now)))
-    async with db.transaction() as conn:
-        await conn.executemany(_UPSERT_SUMMARY, summaries)
-        await conn.executemany(
-            "INSERT OR REPLACE INTO progress (guild_id, user_id, step, status, note, updated_at, done_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", progress)
+        summaries.append({"guild_id": guild_id, "user_id": user_id, "done_count": summary.done_count,
+                          "reached_at": summary.reached_at or EPOCH, "current_step": summary.current_step,
+                          "created_at": now})
+
+    def write(conn: Connection) -> None:
+        if summaries:
+            conn.execute(_upsert_summaries(), summaries)
+        if steps:
+            conn.execute(_upsert_steps(), steps)
+
+    await db.run_sync(write)

@@ -8,10 +8,12 @@ from datetime import datetime, timedelta
 
 import discord
 import simcord
+from sqlalchemy import update
 
 from bot.app import StepwiseBot
 from bot.domain.progress import Status
 from db.progress import ChangeResult, StepChange, apply_changes
+from db.tables import members
 from tests.conftest import World
 
 
@@ -48,8 +50,8 @@ async def dispatch_progress(env: simcord.Env, guild_id: int, user_id: int, resul
 async def set_visible(env: simcord.Env, guild_id: int, user_id: int, visible: bool) -> None:
     """What `/data privacy` (issue 3) stores: the member's choice, which members.visible follows (0008)."""
     async with bot_of(env).db.transaction() as conn:
-        await conn.execute("UPDATE members SET visible_choice = ? WHERE guild_id = ? AND user_id = ?",
-                           (int(visible), guild_id, user_id))
+        await conn.execute(update(members).where(members.c.guild_id == guild_id, members.c.user_id == user_id)
+                           .values(visible_choice=int(visible)))
 
 
 def add_admin(env: simcord.Env, world: World, name: str = "ada") -> simcord.MemberActor:

@@ -7,9 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import simcord
+from sqlalchemy import func, select
 
 from bot.domain.progress import Status
 from db.progress import StepChange, apply_changes, history_depth, load_member
+from db.tables import history, members, period_counts, progress, reminder_sends, reminders
 from tests.conftest import World
 from tests.helpers import assert_user_error, button_labels, embed_text
 
@@ -64,7 +66,7 @@ async def test_round_trip_export_forget_import_restores_the_same_progress(env: s
     click = await world.alice.click(r.response, label="Delete my data")
     assert "everything about you in this server is deleted (5 marked steps)" in click.response.content
     assert await snapshot(env, world, world.alice) == {}
-    assert await env.bot.db.fetchone("SELECT 1 FROM members WHERE user_id = ?", (world.alice.id,)) is None
+    assert await env.bot.db.fetchone(select(members).where(members.c.user_id == world.alice.id)) is None
     assert await snapshot(env, world, world.bob) != {}  # only the caller's data
 
     await env.restart_bot(env.make_bot())  # type: ignore[attr-defined]
@@ -156,7 +158,7 @@ async def test_privacy(env: simcord.Env, world: World) -> None:
     assert "You are **visible**" in r.response.content
     r = await world.bob.slash(world.channel, "progress", member=world.alice)
     assert "**1/80**" in embed_text(r)
-    row = await env.bot.db.fetchone("SELECT visible FROM members WHERE user_id = ?", (world.alice.id,))
+    row = await env.bot.db.fetchone(select(members.c.visible).where(members.c.user_id == world.alice.id))
     assert row is not None
     assert row[0] == 1
 
@@ -172,15 +174,16 @@ async def test_forget_also_deletes_reminders_and_their_history(env: simcord.Env,
     await world.alice.slash(world.channel, "remind set", time="09:00", timezone="Europe/Berlin")
     await world.bob.slash(world.channel, "remind set", time="10:00")
     await env.bot.run_scheduled(datetime(2026, 1, 1, 8, 0, 30, tzinfo=UTC))  # alice's first reminder goes out
-    assert await env.bot.db.fetchone("SELECT 1 FROM reminder_sends WHERE user_id = ?", (world.alice.id,))
+    assert await env.bot.db.fetchone(select(reminder_sends).where(reminder_sends.c.user_id == world.alice.id))
     r = await world.alice.slash(world.channel, "data forget")
     await world.alice.click(r.response, label="Delete my data")
-    for table in ("reminders", "reminder_sends", "members", "progress", "history", "period_counts"):
-        row = await env.bot.db.fetchone(f"SELECT COUNT(*) FROM {table} WHERE user_id = ?", (world.alice.id,))
-        assert row[0] == 0, table
+    for table in (reminders, reminder_sends, members, progress, history, period_counts):
+        row = await env.bot.db.fetchone(select(func.count()).select_from(table)
+                                        .where(table.c.user_id == world.alice.id))
+        assert row[0] == 0, table.name
     status = await world.alice.slash(world.channel, "remind status")
     assert "/remind set" in status.response.content or "/remind set" in embed_text(status)
-    assert await env.bot.db.fetchone("SELECT 1 FROM reminders WHERE user_id = ?", (world.bob.id,))
+    assert await env.bot.db.fetchone(select(reminders).where(reminders.c.user_id == world.bob.id))
 
 
 def tick(data: bytes, step: int) -> bytes:

@@ -1,13 +1,13 @@
-"""db.progress: change_member, undo/redo over history batches, forget, privacy, bulk seeding (real SQLite)."""
+"""db.progress: change_member, undo/redo over history batches, forget, privacy, bulk seeding (on each engine)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from bot.domain.errors import UserError
 from bot.domain.progress import MemberProgress, Status, StepState
@@ -24,6 +24,7 @@ from db.progress import (
     set_visible,
     undo,
 )
+from db.tables import history, members, period_counts, progress
 
 G, U = 10, 20
 UTC_TZ = ZoneInfo("UTC")
@@ -31,8 +32,8 @@ T0 = datetime(2026, 1, 1, 9, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = Database(db_path)
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
     await database.open()
     await database.migrate()
     yield database
@@ -88,10 +89,10 @@ async def test_a_new_change_clears_what_could_be_redone(db: Database) -> None:
 async def test_undo_updates_the_summary_row(db: Database) -> None:
     await mark(db, StepChange(1, Status.DONE), StepChange(2, Status.DONE))
     await undo(db, G, U, T0, default_tz=UTC_TZ)
-    row = await db.fetchone("SELECT done_count FROM members WHERE guild_id = ? AND user_id = ?", (G, U))
+    row = await db.fetchone(select(members.c.done_count).where(members.c.guild_id == G, members.c.user_id == U))
     assert row is not None
     assert row[0] == 0
-    assert list(await db.fetchall("SELECT * FROM period_counts")) == []
+    assert list(await db.fetchall(select(period_counts))) == []
 
 
 async def test_history_is_per_member_and_per_server(db: Database) -> None:
@@ -110,7 +111,7 @@ async def test_change_member_decides_inside_the_transaction(db: Database) -> Non
 
     result = await change_member(db, G, U, nothing, T0, default_tz=UTC_TZ)
     assert result.changed == ()
-    assert await db.fetchone("SELECT 1 FROM members") is None  # no member row for a no-op
+    assert await db.fetchone(select(members)) is None  # no member row for a no-op
 
     def refuse(_member: MemberProgress) -> list[StepChange]:
         raise UserError("no")
@@ -127,9 +128,9 @@ async def test_forget_deletes_everything_about_the_member_here_only(db: Database
     await apply_changes(db, G + 1, U, [StepChange(1, Status.DONE)], T0, default_tz=UTC_TZ)
     result = await forget_member(db, G, U)
     assert result.changed == (1, 2)
-    for table in ("members", "progress", "history", "period_counts"):
-        rows = await db.fetchall(f"SELECT * FROM {table} WHERE guild_id = ? AND user_id = ?", (G, U))
-        assert list(rows) == [], table
+    for table in (members, progress, history, period_counts):
+        rows = await db.fetchall(select(table).where(table.c.guild_id == G, table.c.user_id == U))
+        assert list(rows) == [], table.name
     assert statuses(await load_member(db, G + 1, U)) == {1: Status.DONE}
 
 
@@ -146,7 +147,8 @@ async def test_seed_members_writes_progress_and_summaries(db: Database) -> None:
     states = [StepState(1, Status.DONE, None, T0, T0), StepState(2, Status.SKIPPED, None, T0)]
     await seed_members(db, G, {U: states, U + 1: []}, T0)
     assert statuses(await load_member(db, G, U)) == {1: Status.DONE, 2: Status.SKIPPED}
-    rows = {r[0]: r[1] for r in await db.fetchall("SELECT user_id, done_count FROM members WHERE guild_id = ?", (G,))}
+    rows = {r[0]: r[1] for r in await db.fetchall(select(members.c.user_id, members.c.done_count)
+                                                  .where(members.c.guild_id == G))}
     assert rows == {U: 1, U + 1: 0}
 
 
@@ -173,16 +175,17 @@ async def test_summary_and_period_counts_match_a_recount_after_random_changes(db
                        for _ in range(rng.randint(1, 3))]
             unique = list({c.step: c for c in changes}.values())
             await apply_changes(db, G, user, unique, at, default_tz=tz)
-    rows = list(await db.fetchall("SELECT user_id, done_at FROM progress WHERE status = 'done'"))
+    rows = list(await db.fetchall(select(progress.c.user_id, progress.c.done_at).where(progress.c.status == "done")))
     expected_counts: dict[int, int] = {}
     expected_periods: dict[tuple[str, int], int] = {}
     for row in rows:
         expected_counts[row[0]] = expected_counts.get(row[0], 0) + 1
-        when = datetime.fromisoformat(row[1])
+        when = row[1]
         for kind in ("week", "month"):
             key = (period_key(when, tz, kind), row[0])  # type: ignore[arg-type]
             expected_periods[key] = expected_periods.get(key, 0) + 1
-    members = {r[0]: r[1] for r in await db.fetchall("SELECT user_id, done_count FROM members")}
-    assert {u: c for u, c in members.items() if c} == expected_counts
-    periods = {(r[0], r[1]): r[2] for r in await db.fetchall("SELECT period, user_id, done_count FROM period_counts")}
+    counts = {r[0]: r[1] for r in await db.fetchall(select(members.c.user_id, members.c.done_count))}
+    assert {u: c for u, c in counts.items() if c} == expected_counts
+    pc = period_counts.c
+    periods = {(r[0], r[1]): r[2] for r in await db.fetchall(select(pc.period, pc.user_id, pc.done_count))}
     assert periods == expected_periods

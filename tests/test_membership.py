@@ -15,6 +15,7 @@ from typing import Any
 import discord
 import pytest
 import simcord
+from sqlalchemy import select
 
 from bot.__main__ import main
 from bot.app import StepwiseBot, intents_for
@@ -23,9 +24,11 @@ from bot.domain.reminders import PauseReason
 from db import membership
 from db import reminders as store
 from db.progress import load_member
+from db.tables import members
 from tests.community_support import bot_of, mark_done
 from tests.conftest import SETTLE_TIMEOUT, World
 from tests.helpers import embed_text
+from tests.store_faults import refuse_writes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)  # SimCord's clock starts here
 
@@ -72,8 +75,8 @@ def board(result: simcord.InteractionResult) -> list[str]:
 
 
 async def away_since(env: simcord.Env, guild_id: int, user_id: int) -> str | None:
-    row = await bot_of(env).db.fetchone("SELECT left_at FROM members WHERE guild_id = ? AND user_id = ?",
-                                        (guild_id, user_id))
+    row = await bot_of(env).db.fetchone(select(members.c.left_at).where(members.c.guild_id == guild_id,
+                                                                         members.c.user_id == user_id))
     assert row is not None
     return row[0]  # type: ignore[no-any-return]
 
@@ -140,11 +143,11 @@ async def test_a_command_still_runs_when_the_away_flag_cannot_be_cleared(env: si
     await mark_done(env, g, world.alice.id, range(1, 3), T0)
     bot = bot_of(env)
     await membership.mark_away(bot.db, g, world.alice.id, T0)
-    await bot.db.conn.execute("PRAGMA query_only = ON")
+    await refuse_writes(bot.db)
     try:
         result = await world.alice.slash(world.channel, "leaderboard")
     finally:
-        await bot.db.conn.execute("PRAGMA query_only = OFF")
+        await refuse_writes(bot.db, on=False)
     assert result.response is not None
     assert not result.ephemeral
     assert "Leaderboard" in (result.response.embeds[0].title or "")

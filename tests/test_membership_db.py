@@ -8,20 +8,23 @@ These failed before 0008: there was no `left_at`, and nothing took a member who 
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select, update
 
 from bot.domain.reminders import PauseReason, Schedule
 from bot.domain.timeutil import ALL_DAYS
 from db import membership
 from db import reminders as reminder_store
 from db.community import buddies, on_pace, standing, top
-from db.database import Database, migrations
+from db.database import Database, migrations, split_statements, to_db
 from db.progress import set_visible
+from db.tables import members, reminders
 from tests.test_community_db import done, rank_counts_drift
 
 G = 1
@@ -30,8 +33,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = Database(db_path)
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
     await database.open()
     await database.migrate()
     try:
@@ -55,7 +58,8 @@ async def test_away_members_leave_every_ranking_and_come_back_with_the_counts_ri
         else:
             await set_visible(db, G, user, action == "show", at)
         assert await rank_counts_drift(db) == [], (step, action)
-    rows = await db.fetchall("SELECT user_id, visible, visible_choice, left_at FROM members WHERE guild_id = ?", (G,))
+    m = members.c
+    rows = await db.fetchall(select(m.user_id, m.visible, m.visible_choice, m.left_at).where(m.guild_id == G))
     for user_id, visible, choice, left_at in rows:
         assert visible == int(choice == 1 and left_at is None), user_id
 
@@ -72,7 +76,7 @@ async def test_an_away_member_is_on_no_board_count_or_buddy_list_and_keeps_their
     assert await on_pace(db, G, 3) == (2, 2)
     assert [b.user_id for b in (await buddies(db, G, 4, exclude=0))[0]] == [3]
     assert await membership.away_since(db, G, 2) == T0 + timedelta(days=1)
-    assert await db.fetchone("SELECT done_count FROM members WHERE guild_id = ? AND user_id = 2", (G,)) is not None
+    assert await db.fetchone(select(members.c.done_count).where(members.c.guild_id == G, members.c.user_id == 2))
     assert await membership.mark_present(db, G, 2)
     assert not await membership.mark_present(db, G, 2)  # already back: nothing to write
     assert [r.user_id for r in await top(db, G, None)] == [1, 2, 3]
@@ -93,7 +97,7 @@ async def test_leaving_pauses_an_active_reminder_keeps_an_off_one_off_and_create
     assert second is not None
     assert (second.enabled, second.paused) == (False, None)
     assert not await membership.mark_away(db, G, 99, T0)  # never stored: nothing to do
-    assert await db.fetchone("SELECT 1 FROM members WHERE guild_id = ? AND user_id = 99", (G,)) is None
+    assert await db.fetchone(select(members).where(members.c.guild_id == G, members.c.user_id == 99)) is None
     await membership.mark_present(db, G, 1)
     still = await reminder_store.get_reminder(db, G, 1)
     assert still is not None
@@ -107,26 +111,27 @@ async def test_a_reminder_paused_as_left_server_by_any_writer_takes_the_member_o
     await done(db, 1, range(1, 4), T0)
     await reminder_store.set_reminder(db, G, 1, Schedule(time(9), UTC_ZONE, ALL_DAYS), T0)
     async with db.transaction() as conn:
-        await conn.execute("UPDATE reminders SET paused_reason = 'left_server', paused_at = ?, next_due_utc = NULL "
-                           "WHERE guild_id = ? AND user_id = 1", ("2026-01-05T00:00:00.000000+00:00", G))
+        await conn.execute(update(reminders).where(reminders.c.guild_id == G, reminders.c.user_id == 1)
+                           .values(paused_reason="left_server", paused_at=datetime(2026, 1, 5, tzinfo=UTC),
+                                   next_due_utc=None))
     assert await membership.away_since(db, G, 1) == datetime(2026, 1, 5, tzinfo=UTC)
     assert await top(db, G, None) == []
     assert await rank_counts_drift(db) == []
 
 
-async def test_an_older_database_keeps_each_members_privacy_choice(db_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    before = [m for m in migrations() if m[0] < 8]
-    monkeypatch.setattr("db.database.migrations", lambda: before)
-    old = Database(db_path)
-    await old.open()
-    await old.migrate()
-    await done(old, 1, range(1, 4), T0)
-    await done(old, 2, range(1, 3), T0)
-    async with old.transaction() as conn:  # member 2 chose to hide, as /data privacy stored it before 0008
-        await conn.execute("UPDATE members SET visible = 0 WHERE guild_id = ? AND user_id = 2", (G,))
-    await old.close()
-    monkeypatch.undo()
+async def test_an_older_database_keeps_each_members_privacy_choice(db_path: Path) -> None:
+    """A SQLite file made before 0008 (schema 7, by plain sqlite3 as the previous Stepwise did), where member 2
+    chose to hide (members.visible 0, as /data privacy stored it then): adopted, the choice is kept."""
+    with sqlite3.connect(db_path) as raw:
+        for version, _name, sql in migrations():
+            if version < 8:
+                for statement in split_statements(sql):
+                    raw.execute(statement)
+                raw.execute(f"PRAGMA user_version = {version:d}")
+        for user, count, visible in ((1, 3, 1), (2, 2, 0)):
+            raw.execute("INSERT INTO members (guild_id, user_id, visible, done_count, reached_at, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", (G, user, visible, count, to_db(T0), to_db(T0)))
+    raw.close()
     db = Database(db_path)
     await db.open()
     await db.migrate()

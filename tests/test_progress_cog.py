@@ -13,6 +13,7 @@ from PIL import Image
 from simcord import actors as simcord_actors
 from simcord.enums import AppCommandType, InteractionType
 from simcord.results import InteractionResult
+from sqlalchemy import func, select, update
 
 from bot.domain.community import Cohort
 from bot.domain.progress import Status
@@ -20,6 +21,7 @@ from bot.ui.charts import CALENDAR_SIZE, PROGRESS_SIZE
 from db.community import set_cohort
 from db.progress import StepChange, apply_changes, history_depth, load_member
 from db.settings import set_guild_timezone
+from db.tables import members, progress
 from tests.conftest import World
 from tests.helpers import assert_user_error, embed_text
 
@@ -117,7 +119,7 @@ async def test_done_refuses_bad_steps_and_long_notes_and_writes_nothing(env: sim
     r = await world.alice.slash(world.channel, "done", step=5, note="x" * 501)
     assert_user_error(env, r, "501 characters", "at most 500")
     assert await statuses(env, world, world.alice) == {}
-    assert await env.bot.db.fetchone("SELECT 1 FROM members") is None
+    assert await env.bot.db.fetchone(select(members)) is None
 
 
 async def test_step_options_autocomplete(env: simcord.Env, world: World) -> None:
@@ -265,10 +267,9 @@ async def test_progress_charts_far_from_utc_with_a_cohort_and_dates_out_of_range
     await seed(env, world, world.alice, *(StepChange(n, Status.DONE) for n in (1, 2, 3)),
                at=START - timedelta(hours=1))
     async with env.bot.db.transaction() as conn:
-        await conn.execute("UPDATE progress SET done_at = ? WHERE user_id = ? AND step = 1",
-                           ("0001-01-01T00:00:00.000000+00:00", world.alice.id))
-        await conn.execute("UPDATE progress SET done_at = ? WHERE user_id = ? AND step = 2",
-                           ("9999-12-31T23:59:59.000000+00:00", world.alice.id))
+        for step, done_at in ((1, datetime(1, 1, 1, tzinfo=UTC)), (2, datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))):
+            await conn.execute(update(progress).where(progress.c.user_id == world.alice.id, progress.c.step == step)
+                               .values(done_at=done_at))
     r = await world.alice.slash(world.channel, "progress")
     assert not r.ephemeral
     card, activity = r.response.embeds
@@ -393,12 +394,13 @@ async def test_200_members_marking_at_the_same_moment_all_land(env: simcord.Env)
     assert peak > 100, f"only {peak} commands overlapped"
     assert all(r.acknowledged and not r.ephemeral for r in results)
     assert all("**1/80**" in embed_text(r) for r in results)
+    p = progress.c
     rows = list(await env.bot.db.fetchall(
-        "SELECT user_id, step, note FROM progress WHERE guild_id = ? ORDER BY user_id", (world.guild.id,)))
+        select(p.user_id, p.step, p.note).where(p.guild_id == world.guild.id).order_by(p.user_id)))
     expected = {(m.id, 1 + i % 80, f"member {i}") for i, m in enumerate(world.members)}
     assert {(r[0], r[1], r[2]) for r in rows} == expected
     summary = await env.bot.db.fetchone(
-        "SELECT COUNT(*), SUM(done_count) FROM members WHERE guild_id = ?", (world.guild.id,))
+        select(func.count(), func.sum(members.c.done_count)).where(members.c.guild_id == world.guild.id))
     assert summary is not None
     assert tuple(summary) == (200, 200)
     assert time.perf_counter() - started < 30

@@ -1,7 +1,8 @@
 """One unreadable stored progress value (a done date that is not a date, an unknown status, a history row an old
 version left) must not make the member's /done, /progress or /undo raise, nor anyone else's.
 
-The rows are written straight into the bot's SQLite file with the standard library's sqlite3 (the status
+SQLite only (PostgreSQL's typed columns and constraints cannot hold such values). The rows are written straight
+into the bot's SQLite file with the standard library's sqlite3 (the status
 through `PRAGMA ignore_check_constraints`, as a database from before the CHECK could hold it). Before the fix,
 every test here raised ValueError from `datetime.fromisoformat` or `Status(...)` in db/progress.py.
 """
@@ -76,6 +77,8 @@ async def test_undo_over_an_unreadable_history_date(db: Database, db_path: Path)
 
 
 async def test_done_and_progress_with_unreadable_rows(env: simcord.Env, world: World, db_path: Path) -> None:
+    if bot_of(env).db.dialect != "sqlite":
+        pytest.skip("odd stored values exist only in SQLite files; PostgreSQL's typed columns cannot hold them")
     for member, steps in ((world.alice, range(1, 5)), (world.bob, range(1, 3))):
         changes = [StepChange(n, Status.DONE, done_at=START - timedelta(days=10 - n)) for n in steps]
         await apply_changes(bot_of(env).db, world.guild.id, member.id, changes, START,
