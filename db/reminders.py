@@ -56,6 +56,7 @@ from db.database import Database, from_db, to_db
 from db.dialects import upsert
 from db.progress import ensure_member
 from db.progress import readable_state as _readable_state
+from db.shards import owned
 from db.tables import members as _members
 from db.tables import progress as _progress
 from db.tables import reminder_deliveries as _deliveries
@@ -264,17 +265,6 @@ class DueReminder:
 
 _SENT_DAY = _sends.alias("s")
 _R = _reminders.alias("r")
-
-
-def owned(column: Any, ownership: Ownership | None) -> ColumnElement[bool] | None:
-    """Only the servers this process owns: `((guild_id >> 22) % count) IN (ids)` (Discord's shard rule, the same
-    on SQLite and PostgreSQL), or None when the process owns every server (the query is then as before). The shift
-    is a literal, so the parameters are the count and the ids."""
-    shards = ownership.sql_filter if ownership is not None else None
-    if shards is None:
-        return None
-    count, ids = shards
-    return (column.op(">>")(literal_column("22")) % count).in_(ids)
 
 
 def due_statement(now: datetime | str, limit: int, after: tuple[datetime | str, int, int] | None = None,
