@@ -455,7 +455,8 @@ class TickResult:
     member_checked: bool = False
 
 
-def _is(column: Any, name: str) -> ColumnElement[bool]:
+def _is(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """`column = :name`, the parameter typed as the column (an instant or a day binds as the engine stores it)."""
     return column == bindparam(name, type_=column.type)
 
 
