@@ -275,7 +275,8 @@ def due_statement(now: datetime | str, limit: int, after: tuple[datetime | str, 
     query = (select(r.guild_id, r.user_id, r.local_time, r.timezone, r.days, r.regular_due, r.snooze_until,
                     r.snooze_for, r.dm_channel_id, s.local_date, r.member_checked_at)
              .select_from(_R.outerjoin(_SENT_DAY, and_(s.guild_id == r.guild_id, s.user_id == r.user_id,
-                                                       s.local_date == r.due_date, s.outcome == "sent")))
+                                                       s.local_date == r.due_date,
+                                                       s.outcome == literal_column("'sent'"))))
              .where(r.next_due_utc <= now))
     if after is not None:
         query = query.where(tuple_(r.next_due_utc, r.guild_id, r.user_id) > tuple_(
@@ -291,6 +292,7 @@ def due_sql(*, after: bool, ownership: Ownership | None = None) -> tuple[str, tu
     parameters returned here, then the limit): for query plans in tests and benches."""
     query = due_statement("", 0, ("", 0, 0) if after else None, ownership)
     sql = str(query.compile(dialect=sqlite_dialect.dialect(), compile_kwargs={"render_postcompile": True}))
+    sql = sql.removesuffix(" OFFSET ?")  # SQLAlchemy's SQLite LIMIT always adds OFFSET 0: one parameter less
     shards = ownership.sql_filter if ownership is not None else None
     return sql, (shards[0], *shards[1]) if shards is not None else ()
 
@@ -658,3 +660,23 @@ async def progress_of(db: Database, members: Iterable[tuple[int, int]]) -> dict[
         return found
 
     return await db.run_sync(load, write=False)
+
+
+# ---------------------------------------------------------------------------- for benches and tests
+
+
+async def due_plan(db: Database, now: datetime, *, limit: int = 5000, after: tuple[str, int, int] | None = None,
+                   ownership: Ownership | None = None) -> list[str]:
+    """The engine's plan for the due query (SQLite: EXPLAIN QUERY PLAN's details; PostgreSQL: EXPLAIN's lines)."""
+    position = (from_db(after[0]), after[1], after[2]) if after else None
+
+    def explain(conn: Connection) -> list[str]:
+        compiled = due_statement(now, limit, position, ownership).compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        sqlite = conn.dialect.name == "sqlite"
+        params = tuple(to_db(value) if sqlite and isinstance(value, datetime) else value
+                       for value in (compiled.params[name] for name in compiled.positiontup or ()))
+        rows = conn.exec_driver_sql(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + str(compiled), params)
+        return [str(row[-1]) for row in rows]
+
+    return await db.run_sync(explain, write=False)
