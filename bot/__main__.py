@@ -1,4 +1,4 @@
-"""`python -m bot run | demo | check-plan PATH`."""
+"""`python -m bot run | demo | check-plan PATH | db upgrade | db current | db copy --from URL --to URL`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain.plan import PlanError, load_plan
+from db.copy import copy_database
 from db.database import Database, DatabaseError, describe_error
+from db.schema import describe_current
 
 if TYPE_CHECKING:
     from bot.app import StepwiseBot
@@ -50,6 +52,75 @@ def check_plan(path: Path) -> int:
     return 0
 
 
+class DatabaseCommandError(RuntimeError):
+    """A `python -m bot db ...` command failed: one line naming the setting or option."""
+
+
+def _database_message(where: str, error: BaseException) -> str:
+    message = str(error) if isinstance(error, DatabaseError) else describe_error(error)
+    return f"{where}: {message}"
+
+
+async def db_upgrade(target: str | Path, where: str) -> str:
+    """Upgrade the database to this code's schema; returns what to print."""
+    try:
+        db = Database(target)
+        try:
+            await db.open()
+            await db.migrate()
+            return f"{db.describe()}: {await describe_current(db)}"
+        finally:
+            await db.close()
+    except (DatabaseError, SQLAlchemyError, OSError) as error:
+        raise DatabaseCommandError(_database_message(where, error)) from None
+
+
+async def db_current(target: str | Path, where: str) -> str:
+    """The schema revision the database is at, e.g. '0001 (head)'; never creates or changes anything."""
+    try:
+        db = Database(target)
+        if db.path is not None and str(db.path) != ":memory:" and not db.path.exists():
+            return f"{db.describe()}: none (no file yet: `python -m bot db upgrade` or start-up creates it)"
+        try:
+            await db.open()
+            shown = await describe_current(db)
+            if shown:
+                return f"{db.describe()}: {shown}"
+            legacy = await db.user_version()
+            if legacy:
+                return (f"{db.describe()}: none (a file of an earlier Stepwise, schema version {legacy}: "
+                        "`python -m bot db upgrade` or start-up adopts it)")
+            return f"{db.describe()}: none (empty: `python -m bot db upgrade` or start-up creates the schema)"
+        finally:
+            await db.close()
+    except (DatabaseError, SQLAlchemyError, OSError) as error:
+        raise DatabaseCommandError(_database_message(where, error)) from None
+
+
+async def db_copy(source_url: str, target_url: str) -> str:
+    source: Database | None = None
+    target: Database | None = None
+    where = "--from"
+    try:
+        source = Database(source_url)
+        where = "--to"
+        target = Database(target_url)
+        where = "--from"
+        await source.open()
+        where = "--to"
+        await target.open()
+        where = "copy"
+        report = await copy_database(source, target)
+    except (DatabaseError, SQLAlchemyError, OSError) as error:
+        raise DatabaseCommandError(_database_message(where, error)) from None
+    finally:
+        for db in (source, target):
+            if db is not None:
+                await db.close()
+    tables = ", ".join(f"{name} {count}" for name, count in report.rows.items() if count)
+    return f"copied {report.total} rows from {source.describe()} to {target.describe()} ({tables or 'no rows'})"
+
+
 async def check_database(settings: Settings) -> None:
     """Open and migrate the database before connecting, so a bad file stops start-up with one line."""
     try:
@@ -71,9 +142,9 @@ def check_processes(settings: Settings) -> None:
         return
     raise SettingsError(
         f"shard_ids (env SHARD_IDS, --shard-ids): SQLite is one process's database: this process would run "
-        f"{ownership.describe()} and other processes the rest, all writing {settings.database_path}. Run every "
+        f"{ownership.describe()} and other processes the rest, all writing {settings.database_target}. Run every "
         f"shard in one process (leave SHARD_IDS empty), or give the processes a shared PostgreSQL database with "
-        f"DATABASE_URL=postgresql+asyncpg://... (coming in a later version; this one stores in SQLite only)")
+        f"DATABASE_URL=postgresql+asyncpg://user:password@host/database")
 
 
 async def run_bot(settings: Settings) -> None:
@@ -125,10 +196,23 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--no-wait", action="store_true", help="set up, print the URL, and exit (for checks)")
     check = sub.add_parser("check-plan", help="validate a plan file and print its phases and steps")
     check.add_argument("path", type=Path)
+    database = sub.add_parser("db", help="the database: upgrade, current, copy")
+    db_sub = database.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="upgrade the schema to this version's (start-up does it too)")
+    current = db_sub.add_parser("current", help="print the schema revision the database is at")
+    for command in (upgrade, current):
+        command.add_argument("--url", help="this database instead of DATABASE_URL / DATABASE_PATH")
+    copy = db_sub.add_parser("copy", help="copy every row into another, empty database (e.g. SQLite -> PostgreSQL)")
+    copy.add_argument("--from", dest="source", required=True, metavar="URL",
+                      help="the database to copy (at this version's schema), e.g. sqlite:///data/stepwise.sqlite3")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL",
+                      help="an empty database, e.g. postgresql+asyncpg://stepwise:password@localhost/stepwise")
     args = parser.parse_args(argv)
 
     if args.command == "check-plan":
         return check_plan(args.path)
+    if args.command == "db":
+        return database_command(args)
     try:
         overrides = {} if args.command != "run" else {
             name: value for name, value in (("shard_ids", args.shard_ids), ("shard_count", args.shard_count))
@@ -152,6 +236,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+    return 0
+
+
+def database_command(args: argparse.Namespace) -> int:
+    """`python -m bot db upgrade | current | copy`: prints one line; a failure is one line on stderr, exit 2."""
+    try:
+        if args.db_command == "copy":
+            print(asyncio.run(db_copy(args.source, args.target)))
+            return 0
+        if args.url is not None:
+            target: str | Path = args.url
+            where = "--url"
+        else:
+            settings = load_settings()
+            target, where = settings.database_target, settings.database_setting
+        run = db_upgrade if args.db_command == "upgrade" else db_current
+        print(asyncio.run(run(target, where)))
+    except (SettingsError, DatabaseCommandError) as error:
+        print(f"stepwise: db {args.db_command}: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -433,7 +433,7 @@ async def run_demo(settings: Settings, *, port: int, wait: bool = True) -> None:
     for noisy in ("discord.state", "discord.client", "discord.gateway"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="stepwise-demo-") as tmp:
-        bot = demo_bot(settings.model_copy(update={"database_path": Path(tmp) / "demo.sqlite3",
+        bot = demo_bot(settings.model_copy(update={"database_path": Path(tmp) / "demo.sqlite3", "database_url": None,
                                                    "dev_guild_id": None, "shard_count": None, "shard_ids": None}))
         env = demo_env(bot)
         await env.start()

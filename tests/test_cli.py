@@ -36,7 +36,8 @@ def test_check_plan_on_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixt
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("DISCORD_TOKEN", "DATABASE_PATH", "PLAN_PATH", "DEV_GUILD_ID", "LOG_LEVEL", "DEFAULT_TIMEZONE"):
+    for name in ("DISCORD_TOKEN", "DATABASE_PATH", "DATABASE_URL", "PLAN_PATH", "DEV_GUILD_ID", "LOG_LEVEL",
+                 "DEFAULT_TIMEZONE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "db.sqlite3"))

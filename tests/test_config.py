@@ -9,7 +9,8 @@ import pytest
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain.plan import bundled_plan_path
 
-ALL_ENV = ("DISCORD_TOKEN", "DATABASE_PATH", "PLAN_PATH", "DEV_GUILD_ID", "LOG_LEVEL", "DEFAULT_TIMEZONE")
+ALL_ENV = ("DISCORD_TOKEN", "DATABASE_PATH", "DATABASE_URL", "PLAN_PATH", "DEV_GUILD_ID", "LOG_LEVEL",
+           "DEFAULT_TIMEZONE")
 
 
 @pytest.fixture(autouse=True)

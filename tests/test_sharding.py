@@ -113,7 +113,8 @@ def test_ownership() -> None:
 
 # ---------------------------------------------------------------- settings
 
-SHARD_ENV = ("SHARD_IDS", "SHARD_COUNT", "DISCORD_TOKEN", "DATABASE_PATH", "PLAN_PATH", "DEV_GUILD_ID", "LOG_LEVEL",
+SHARD_ENV = ("SHARD_IDS", "SHARD_COUNT", "DISCORD_TOKEN", "DATABASE_PATH", "DATABASE_URL", "PLAN_PATH", "DEV_GUILD_ID",
+             "LOG_LEVEL",
              "DEFAULT_TIMEZONE")
 
 
