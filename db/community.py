@@ -23,6 +23,7 @@ from sqlalchemy import (
     Connection,
     Float,
     Select,
+    String,
     Table,
     and_,
     bindparam,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
     tuple_,
     update,
 )
@@ -81,7 +83,7 @@ _m, _pc, _rc, _p = members.c, period_counts.c, rank_counts.c, progress.c
 def _source(guild_id: int, key: str | None) -> tuple[Table, list[ColumnElement[bool]]]:
     """The ranked rows of one period: (table, conditions). Hidden members are never in it."""
     if key is None:
-        return members, [_m.guild_id == guild_id, _m.visible == SHOWN, _m.done_count > 0]
+        return members, [_m.guild_id == guild_id, _m.visible == SHOWN, _m.done_count > literal_column("0")]
     return period_counts, [_pc.guild_id == guild_id, _pc.period == key, _pc.visible == SHOWN]
 
 
@@ -134,7 +136,7 @@ def _standing_query(guild_id: int, user_id: int, key: str | None) -> Select[Any]
                    .where(*where, c.done_count == me.c.d,
                           tuple_(c.reached_at, c.user_id) < tuple_(me.c.r, bindparam("me_user", user_id)))
                    .scalar_subquery())
-    return select(me.c.v, me.c.d, hist.c.higher + tied_before, hist.c.total).select_from(me, hist)
+    return select(me.c.v, me.c.d, hist.c.higher + tied_before, hist.c.total).select_from(me.join(hist, true()))
 
 
 def _own_standing(row: Any) -> OwnStanding:
@@ -236,11 +238,14 @@ def _sqlite_new_counts(conn: Connection, guild_id: int, tz: ZoneInfo) -> tuple[s
 
 
 # PostgreSQL keys each row with its own zone rules (AT TIME ZONE); a done date in year 1 or 9999 keeps its UTC
-# date, as bot.domain.timeutil.local_date does there. Labels are built as day_period_key writes them.
+# date, as bot.domain.timeutil.local_date does there. asyncpg stores datetime.min / datetime.max (year 1 at
+# midnight, the last microsecond of 9999) as -infinity / infinity and reads them back as those datetimes: they
+# get those datetimes' UTC dates. Labels are built as day_period_key writes them.
 _PG_NEW_COUNTS = (
     "WITH days AS MATERIALIZED (SELECT p.user_id, p.done_at, "
-    " (CASE WHEN EXTRACT(YEAR FROM p.done_at AT TIME ZONE 'UTC') IN (1, 9999) THEN p.done_at AT TIME ZONE 'UTC' "
-    "  ELSE p.done_at AT TIME ZONE :tz END)::date AS day "
+    " CASE WHEN p.done_at = '-infinity' THEN DATE '0001-01-01' WHEN p.done_at = 'infinity' THEN DATE '9999-12-31' "
+    "  WHEN EXTRACT(YEAR FROM p.done_at AT TIME ZONE 'UTC') IN (1, 9999) THEN (p.done_at AT TIME ZONE 'UTC')::date "
+    "  ELSE (p.done_at AT TIME ZONE :tz)::date END AS day "
     " FROM progress p WHERE p.guild_id = :g AND p.status = 'done' AND p.done_at IS NOT NULL), "
     "new AS (SELECT EXTRACT(ISOYEAR FROM day)::int || '-W' || lpad(EXTRACT(WEEK FROM day)::int::text, 2, '0') "
     " AS period, user_id, COUNT(*) AS done_count, MAX(done_at) AS reached_at FROM days GROUP BY 1, 2 "
@@ -409,7 +414,7 @@ def _recount_members(conn: Connection, guild_id: int, users: Iterable[int], tz: 
     """Recount every week and month of a few members from their rows (those who wrote during the snapshot)."""
     rows_of = select(_p.done_at).where(_p.guild_id == guild_id, _p.user_id == bindparam("u"), _done_rows_readable())
     if conn.dialect.name == "sqlite":
-        rows_of = rows_of.where(_p.done_at.op("GLOB")(DONE_AT_SHAPE))
+        rows_of = rows_of.where(_p.done_at.op("GLOB")(bindparam("shape", DONE_AT_SHAPE, type_=String)))
     for user in users:
         counts: dict[str, list[datetime]] = defaultdict(list)
         for (moment,) in conn.execute(rows_of, {"u": user}):
