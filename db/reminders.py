@@ -56,6 +56,7 @@ from db.database import Database, from_db, to_db
 from db.dialects import upsert
 from db.progress import ensure_member
 from db.progress import readable_state as _readable_state
+from db.shards import owned
 from db.tables import members as _members
 from db.tables import progress as _progress
 from db.tables import reminder_deliveries as _deliveries
@@ -266,17 +267,6 @@ _SENT_DAY = _sends.alias("s")
 _R = _reminders.alias("r")
 
 
-def owned(column: Any, ownership: Ownership | None) -> ColumnElement[bool] | None:
-    """Only the servers this process owns: `((guild_id >> 22) % count) IN (ids)` (Discord's shard rule, the same
-    on SQLite and PostgreSQL), or None when the process owns every server (the query is then as before). The shift
-    is a literal, so the parameters are the count and the ids."""
-    shards = ownership.sql_filter if ownership is not None else None
-    if shards is None:
-        return None
-    count, ids = shards
-    return (column.op(">>")(literal_column("22")) % count).in_(ids)
-
-
 def due_statement(now: datetime | str, limit: int, after: tuple[datetime | str, int, int] | None = None,
                   ownership: Ownership | None = None) -> Select[Any]:
     """The due query: active reminders (only they have a next_due_utc) due at `now`, in (due, guild, user) order,
@@ -285,7 +275,8 @@ def due_statement(now: datetime | str, limit: int, after: tuple[datetime | str, 
     query = (select(r.guild_id, r.user_id, r.local_time, r.timezone, r.days, r.regular_due, r.snooze_until,
                     r.snooze_for, r.dm_channel_id, s.local_date, r.member_checked_at)
              .select_from(_R.outerjoin(_SENT_DAY, and_(s.guild_id == r.guild_id, s.user_id == r.user_id,
-                                                       s.local_date == r.due_date, s.outcome == "sent")))
+                                                       s.local_date == r.due_date,
+                                                       s.outcome == literal_column("'sent'"))))
              .where(r.next_due_utc <= now))
     if after is not None:
         query = query.where(tuple_(r.next_due_utc, r.guild_id, r.user_id) > tuple_(
@@ -301,6 +292,7 @@ def due_sql(*, after: bool, ownership: Ownership | None = None) -> tuple[str, tu
     parameters returned here, then the limit): for query plans in tests and benches."""
     query = due_statement("", 0, ("", 0, 0) if after else None, ownership)
     sql = str(query.compile(dialect=sqlite_dialect.dialect(), compile_kwargs={"render_postcompile": True}))
+    sql = sql.removesuffix(" OFFSET ?")  # SQLAlchemy's SQLite LIMIT always adds OFFSET 0: one parameter less
     shards = ownership.sql_filter if ownership is not None else None
     return sql, (shards[0], *shards[1]) if shards is not None else ()
 
@@ -465,7 +457,8 @@ class TickResult:
     member_checked: bool = False
 
 
-def _is(column: Any, name: str) -> ColumnElement[bool]:
+def _is(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """`column = :name`, the parameter typed as the column (an instant or a day binds as the engine stores it)."""
     return column == bindparam(name, type_=column.type)
 
 
@@ -667,3 +660,23 @@ async def progress_of(db: Database, members: Iterable[tuple[int, int]]) -> dict[
         return found
 
     return await db.run_sync(load, write=False)
+
+
+# ---------------------------------------------------------------------------- for benches and tests
+
+
+async def due_plan(db: Database, now: datetime, *, limit: int = 5000, after: tuple[str, int, int] | None = None,
+                   ownership: Ownership | None = None) -> list[str]:
+    """The engine's plan for the due query (SQLite: EXPLAIN QUERY PLAN's details; PostgreSQL: EXPLAIN's lines)."""
+    position = (from_db(after[0]), after[1], after[2]) if after else None
+
+    def explain(conn: Connection) -> list[str]:
+        compiled = due_statement(now, limit, position, ownership).compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        sqlite = conn.dialect.name == "sqlite"
+        params = tuple(to_db(value) if sqlite and isinstance(value, datetime) else value
+                       for value in (compiled.params[name] for name in compiled.positiontup or ()))
+        rows = conn.exec_driver_sql(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + str(compiled), params)
+        return [str(row[-1]) for row in rows]
+
+    return await db.run_sync(explain, write=False)

@@ -96,6 +96,24 @@ class FakeDiscord:
         return [m for m in self.messages if m.user_id == user_id]
 
 
+@dataclass
+class ProcessView:
+    """One bot process's sender: the same Discord, counting what this process sent."""
+
+    discord: FakeDiscord
+    sent: int = 0
+
+    async def open_dm(self, user_id: int) -> int:
+        return await self.discord.open_dm(user_id)
+
+    async def send_dm(self, channel_id: int, message: ReminderMessage, nonce: str) -> int:
+        self.sent += 1
+        return await self.discord.send_dm(channel_id, message, nonce)
+
+    async def is_member(self, guild_id: int, user_id: int) -> bool:
+        return await self.discord.is_member(guild_id, user_id)
+
+
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)
@@ -392,8 +410,9 @@ async def test_two_processes_ticking_the_same_instants_send_each_member_one_dm_a
             await asyncio.sleep(0)  # every DM is a moment in which the other process runs
 
         discord.before_send = interleave
-        ticks = [dispatcher(db, plan, discord, chunk=20, batch=120, ownership=owned)
-                 for db, owned in zip((first, second), ownership, strict=True)]
+        views = [ProcessView(discord), ProcessView(discord)]  # which process sent what
+        ticks = [dispatcher(db, plan, view, chunk=20, batch=120, ownership=owned)  # type: ignore[arg-type]
+                 for db, view, owned in zip((first, second), views, ownership, strict=True)]
         for day in (1, 2, 3):
             for seconds in (0, 0, 30):  # twice at the same instant, then the next tick
                 now = utc(2026, 1, day, 9) + timedelta(seconds=seconds)
@@ -403,6 +422,8 @@ async def test_two_processes_ticking_the_same_instants_send_each_member_one_dm_a
         assert sorted(per_day) == sorted((g, u, utc(2026, 1, day).date()) for g, u in everyone for day in (1, 2, 3))
         assert set(per_day.values()) == {1}
         assert len(discord.attempts) == len(discord.messages) == 900  # nothing requested twice
+        if shards == "both own every server":
+            assert all(view.sent for view in views)  # both really took part: the claims decided between them
         rows = await first.fetchall("SELECT state, COUNT(*) FROM reminder_deliveries GROUP BY state")
         assert [tuple(r) for r in rows] == [("sent", 900)]
         sent = await first.fetchall("SELECT COUNT(*) FROM reminder_sends WHERE outcome = 'sent'")
