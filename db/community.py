@@ -72,7 +72,8 @@ log = logging.getLogger(__name__)
 
 FAILURE_KINDS = ("leaderboard_post", "milestone_post", "milestone_role")
 
-SHOWN = literal_column("1")  # `visible = 1` as the partial indexes say it (a literal, so the planners match it)
+# `visible = 1` as the partial indexes say it (a literal, not a parameter, so both planners match the index)
+SHOWN: ColumnElement[Any] = literal_column("1")
 
 _m, _pc, _rc, _p = members.c, period_counts.c, rank_counts.c, progress.c
 
@@ -199,7 +200,10 @@ async def on_pace(db: Database, guild_id: int, expected: int) -> tuple[int, int]
         select(func.count()).select_from(members).where(*shown, _m.done_count >= expected).scalar_subquery(),
         select(func.count()).select_from(members).where(*shown).scalar_subquery(),
     ))
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    if row is None:
+        return 0, 0
+    ahead, everyone = tuple(row)
+    return int(ahead), int(everyone)
 
 
 # ------------------------------------------------------------------------------------ period counts in a zone
@@ -501,8 +505,9 @@ async def buddies(db: Database, guild_id: int, step: int, exclude: int, limit: i
         .where(_m.guild_id == guild_id, _m.current_step == step, _m.visible == SHOWN, _m.user_id != exclude)
         .order_by(_m.reached_at.desc(), _m.user_id).limit(limit)
     ))
-    total = int(rows[0][2]) if rows else 0
-    return [Buddy(int(r[0]), r[1] == Status.IN_PROGRESS.value) for r in rows], total
+    found = [tuple(r) for r in rows]
+    total = int(found[0][2]) if found else 0
+    return [Buddy(int(r[0]), r[1] == Status.IN_PROGRESS.value) for r in found], total
 
 
 async def nearby_steps(db: Database, guild_id: int, step: int, exclude: int, radius: int = 3) -> dict[int, int]:
@@ -513,7 +518,8 @@ async def nearby_steps(db: Database, guild_id: int, step: int, exclude: int, rad
                _m.current_step.between(step - radius, step + radius))
         .group_by(_m.current_step)
     )
-    return {int(r[0]): int(r[1]) for r in rows if int(r[0]) != step}
+    counts = {int(on): int(n) for on, n in (tuple(r) for r in rows)}
+    return {on: n for on, n in counts.items() if on != step}
 
 
 # ---------------------------------------------------------------------------------------------- settings
