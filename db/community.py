@@ -229,12 +229,12 @@ def _sqlite_new_counts(conn: Connection, guild_id: int, tz: ZoneInfo) -> tuple[s
         "WITH b AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS day, json_extract(value, '$[1]') AS start, "
         " json_extract(value, '$[2]') AS week, json_extract(value, '$[3]') AS month FROM json_each(:starts)), "
         "keyed AS MATERIALIZED (SELECT p.user_id, p.done_at, substr(p.done_at, 1, 10) AS day, "
-        " (SELECT b.start FROM b WHERE b.day = substr(p.done_at, 1, 10) AND b.start <= p.done_at "
-        "  ORDER BY b.start DESC LIMIT 1) AS start "
+        " (SELECT MAX(b.start) FROM b WHERE b.day = substr(p.done_at, 1, 10) AND b.start <= p.done_at) AS start "
         " FROM progress p WHERE p.guild_id = :g AND p.status = 'done' AND p.done_at GLOB :shape), "
         "days AS MATERIALIZED (SELECT k.user_id, k.done_at, b.week, b.month FROM keyed k "
         " JOIN b ON b.day = k.day AND b.start = k.start), "
-        "new AS (SELECT week AS period, user_id, COUNT(*) AS done_count, MAX(done_at) AS reached_at FROM days "
+        "new AS MATERIALIZED (SELECT week AS period, user_id, COUNT(*) AS done_count, MAX(done_at) AS reached_at "
+        " FROM days "
         " GROUP BY week, user_id "
         " UNION ALL SELECT month, user_id, COUNT(*), MAX(done_at) FROM days GROUP BY month, user_id) "
     )
@@ -251,7 +251,8 @@ _PG_NEW_COUNTS = (
     "  WHEN EXTRACT(YEAR FROM p.done_at AT TIME ZONE 'UTC') IN (1, 9999) THEN (p.done_at AT TIME ZONE 'UTC')::date "
     "  ELSE (p.done_at AT TIME ZONE :tz)::date END AS day "
     " FROM progress p WHERE p.guild_id = :g AND p.status = 'done' AND p.done_at IS NOT NULL), "
-    "new AS (SELECT EXTRACT(ISOYEAR FROM day)::int || '-W' || lpad(EXTRACT(WEEK FROM day)::int::text, 2, '0') "
+    "new AS MATERIALIZED (SELECT "
+    " EXTRACT(ISOYEAR FROM day)::int || '-W' || lpad(EXTRACT(WEEK FROM day)::int::text, 2, '0') "
     " AS period, user_id, COUNT(*) AS done_count, MAX(done_at) AS reached_at FROM days GROUP BY 1, 2 "
     " UNION ALL SELECT EXTRACT(YEAR FROM day)::int || '-' || lpad(EXTRACT(MONTH FROM day)::int::text, 2, '0'), "
     " user_id, COUNT(*), MAX(done_at) FROM days GROUP BY 1, 2) "
@@ -392,13 +393,15 @@ def _recount_in_snapshot(conn: Connection, guild_id: int, tz: ZoneInfo) -> Perio
     stored_zone = _stored_zone(conn, guild_id)
     fingerprints = _fingerprints(conn, guild_id)
     with_new, params = _new_counts(conn, guild_id, tz)
-    upserts = [(str(r[0]), int(r[1]), int(r[2]), r[3]) for r in _fetch_in_chunks(conn, with_new + (  # noqa: S608
-        "SELECT n.period, n.user_id, n.done_count, n.reached_at FROM new n "
+    # one statement, so the new counts are made once (a CTE used twice is materialized on both engines)
+    changes = _fetch_in_chunks(conn, with_new + (  # noqa: S608 - fixed fragments only
+        "SELECT 1, n.period, n.user_id, n.done_count, n.reached_at FROM new n "
         "LEFT JOIN period_counts o ON o.guild_id = :g AND o.period = n.period AND o.user_id = n.user_id "
-        "WHERE o.done_count IS DISTINCT FROM n.done_count OR o.reached_at IS DISTINCT FROM n.reached_at"), params)]
-    deletes = [(str(r[0]), int(r[1])) for r in _fetch_in_chunks(conn, with_new + (  # noqa: S608
-        "SELECT period, user_id FROM period_counts WHERE guild_id = :g AND NOT EXISTS (SELECT 1 FROM new n "
-        "WHERE n.period = period_counts.period AND n.user_id = period_counts.user_id)"), params)]
+        "WHERE o.done_count IS DISTINCT FROM n.done_count OR o.reached_at IS DISTINCT FROM n.reached_at "
+        "UNION ALL SELECT 0, period, user_id, NULL, NULL FROM period_counts WHERE guild_id = :g AND NOT EXISTS "
+        "(SELECT 1 FROM new n WHERE n.period = period_counts.period AND n.user_id = period_counts.user_id)"), params)
+    upserts = [(str(r[1]), int(r[2]), int(r[3]), r[4]) for r in changes if r[0] == 1]
+    deletes = [(str(r[1]), int(r[2])) for r in changes if r[0] == 0]
     return PeriodRecount(guild_id, tz.key, stored_zone, upserts, deletes, fingerprints)
 
 
