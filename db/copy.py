@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Table, func, insert, literal, select
+from sqlalchemy import Connection, Table, func, insert, literal, select, text
 
 from db.database import Database, DatabaseError
 from db.schema import head_revision
@@ -66,6 +66,8 @@ async def copy_database(source: Database, target: Database,
 
 
 def _rebuild_rank_counts(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":  # apply the histogram deltas the copy's inserts left pending now, not at
+        conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # COMMIT (db/alembic/postgresql/10_community.sql)
     conn.execute(rank_counts.delete())
     m, p = members_table, period_counts
     conn.execute(insert(rank_counts).from_select(
