@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import random
 import shutil
 import statistics
@@ -28,13 +29,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import delete, insert, text, update
+
 from bench.common import print_table, timed
 from bot.config import Settings
 from bot.domain.reminders import DeliveryKind, SendWindow, delivery_nonce, plan_delivery
 from bot.domain.sharding import Ownership, shard_of
 from bot.services.reminders import CHUNK, CLAIM_GRACE
 from db import reminders as store
-from db.database import Database, to_db
+from db import tables
+from db.database import Database
 
 MEMBERS = 100_000
 DUE = 1_000
@@ -43,50 +47,51 @@ T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the tick under test
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney", "Asia/Kolkata"]
 
 
-async def populate(path: Path, members: int, due: int, first_user: int = 10_000,
+async def populate(url: str | Path, members: int, due: int, first_user: int = 10_000,
                    guilds: Sequence[int] = (GUILD,)) -> None:
-    """`members` reminders (and some progress) straight into SQLite; `due` of them due at T, the rest later today.
-
-    Member i is in server guilds[i % len(guilds)] (one server unless told)."""
-    db = Database(path)
+    """`members` reminders (and some progress) straight into the store (a SQLite file or a PostgreSQL database);
+    `due` of them due at T, the rest later today. Member i is in server guilds[i % len(guilds)] (one server unless
+    told). Core inserts with lists of parameter dicts (executemany), in batches."""
+    db = Database(url)
     await db.open()
     await db.migrate()
     rng = random.Random(7)
-    stamp = to_db(T - timedelta(days=30))
-    member_rows, reminder_rows, progress_rows = [], [], []
+    stamp = T - timedelta(days=30)
+    member_rows: list[dict[str, Any]] = []
+    reminder_rows: list[dict[str, Any]] = []
+    progress_rows: list[dict[str, Any]] = []
     for index in range(members):
         user = first_user + index
         next_due = T if index < due else T + timedelta(seconds=rng.randrange(60, 86_400))
         zone = rng.choice(ZONES)
         guild = guilds[index % len(guilds)]
-        member_rows.append((guild, user, stamp, zone, stamp))
-        reminder_rows.append((guild, user, f"{rng.randrange(24):02d}:{rng.randrange(60):02d}", zone, 127,
-                              to_db(next_due), next_due.date().isoformat(), to_db(next_due), stamp, stamp, to_db(T)))
+        member_rows.append({"guild_id": guild, "user_id": user, "reached_at": stamp, "timezone": zone,
+                            "created_at": stamp})
+        reminder_rows.append({"guild_id": guild, "user_id": user,
+                              "local_time": f"{rng.randrange(24):02d}:{rng.randrange(60):02d}", "timezone": zone,
+                              "days": 127, "regular_due": next_due, "due_date": next_due.date(),
+                              "next_due_utc": next_due, "created_at": stamp, "updated_at": stamp,
+                              "member_checked_at": T})
         for step in range(1, rng.randrange(0, 9) + 1):
-            progress_rows.append((guild, user, step, "done", stamp, to_db(T - timedelta(days=9 - step))))
+            progress_rows.append({"guild_id": guild, "user_id": user, "step": step, "status": "done",
+                                  "updated_at": stamp, "done_at": T - timedelta(days=9 - step)})
+    for table, rows in ((tables.members, member_rows), (tables.reminders, reminder_rows),
+                        (tables.progress, progress_rows)):
+        for start in range(0, len(rows), 20_000):
+            async with db.transaction() as conn:
+                await conn.execute(insert(table), rows[start : start + 20_000])
     async with db.transaction() as conn:
-        await conn.executemany("INSERT INTO members (guild_id, user_id, reached_at, timezone, created_at) "
-                               "VALUES (?, ?, ?, ?, ?)", member_rows)
-        await conn.executemany(
-            "INSERT INTO reminders (guild_id, user_id, local_time, timezone, days, regular_due, due_date, "
-            "next_due_utc, created_at, updated_at, member_checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            reminder_rows)
-        await conn.executemany("INSERT INTO progress (guild_id, user_id, step, status, updated_at, done_at) "
-                               "VALUES (?, ?, ?, ?, ?, ?)", progress_rows)
-    await db.conn.execute("ANALYZE")
+        await conn.exec_driver_sql("ANALYZE")
     await db.close()
 
 
 # ---------------------------------------------------------------------------- 1. database work
 
 
-async def bench_db(path: Path) -> None:
-    db = Database(path)
+async def bench_db(url: str | Path, engine: str) -> None:
+    db = Database(url)
     await db.open()
-    rows_plan = await db.fetchall(
-        "EXPLAIN QUERY PLAN SELECT guild_id FROM reminders WHERE next_due_utc <= ? ORDER BY next_due_utc",
-        (to_db(T),))
-    plan = [str(tuple(r)[-1]) for r in rows_plan]
+    plan = await store.due_plan(db, T)
     trivial = await timed(200, lambda _: db.fetchone("SELECT 1"))
     select_60 = await timed(50, lambda _: store.due_reminders(db, T - timedelta(seconds=1), limit=60))
     due = await store.due_reminders(db, T)
@@ -130,8 +135,8 @@ async def bench_db(path: Path) -> None:
         whole_db.append(db_time)
         await _reset(db)
     per_chunk = statistics.median(progress_chunk) + statistics.median(record_chunk)
-    print(f"\nDue query plan: {'; '.join(plan)}")
-    print_table(f"Tick database work, {MEMBERS:,} reminders, aiosqlite on a real file", [
+    print(f"\nDue query plan ({engine}): {'; '.join(plan)}")
+    print_table(f"Tick database work, {MEMBERS:,} reminders, {engine}", [
         ("trivial query (SELECT 1)", trivial),
         ("due query, 60 due", select_60),
         (f"(a) due query, {DUE:,} due (to Reminder objects)", select_1000),
@@ -153,19 +158,17 @@ SERVERS = 2_000
 SHARD_COUNT = 8
 
 
-async def bench_shards(folder: Path) -> None:
+async def bench_shards(url: str | Path, engine: str) -> None:
     """The due query with and without the shard filter, on 100,000 reminders in 2,000 servers (real snowflakes)."""
     rng = random.Random(22)
     epoch_ms = 1_420_070_400_000  # Discord's epoch
     guilds = [((int(T.timestamp() * 1000) - epoch_ms - rng.randrange(10**11)) << 22) | rng.randrange(1 << 22)
               for _ in range(SERVERS)]
-    path = folder / "shards.sqlite3"
-    await populate(path, MEMBERS, DUE, guilds=guilds)
-    db = Database(path)
+    await populate(url, MEMBERS, DUE, guilds=guilds)
+    db = Database(url)
     await db.open()
-    sql, shard_params = store.due_sql(after=False, ownership=Ownership(SHARD_COUNT, (0, 1, 2, 3)))
-    rows_plan = await db.fetchall("EXPLAIN QUERY PLAN " + sql, (to_db(T), *shard_params, 5000))
-    print(f"\nDue query plan, owning 4 of {SHARD_COUNT} shards: {'; '.join(str(tuple(r)[-1]) for r in rows_plan)}")
+    rows_plan = await store.due_plan(db, T, ownership=Ownership(SHARD_COUNT, (0, 1, 2, 3)))
+    print(f"\nDue query plan ({engine}), owning 4 of {SHARD_COUNT} shards: {'; '.join(rows_plan)}")
     cases = [("every shard (no filter)", None),
              (f"shards 0-3 of {SHARD_COUNT}", Ownership(SHARD_COUNT, (0, 1, 2, 3))),
              (f"shard 0 of {SHARD_COUNT}", Ownership(SHARD_COUNT, (0,))),
@@ -179,7 +182,7 @@ async def bench_shards(folder: Path) -> None:
         samples = await timed(40, lambda _, o=ownership: store.due_reminders(db, T, ownership=o))
         rows.append((f"{name}: {len(due):,} of {DUE:,} due", samples))
     shares = [sum(1 for g in guilds if shard_of(g, SHARD_COUNT) == s) for s in range(SHARD_COUNT)]
-    print_table(f"Due query per process, {MEMBERS:,} reminders in {SERVERS:,} servers, {DUE:,} due "
+    print_table(f"Due query per process ({engine}), {MEMBERS:,} reminders in {SERVERS:,} servers, {DUE:,} due "
                 f"(servers per shard of {SHARD_COUNT}: {shares})", rows, baseline="every shard (no filter): "
                 f"{DUE:,} of {DUE:,} due")
     await db.close()
@@ -191,12 +194,68 @@ def _timed_sync(action: Any) -> float:
     return time.perf_counter() - start
 
 
-async def _reset(db: Database) -> None:
+async def _reset(db: Database, due: int = DUE) -> None:
     async with db.transaction() as conn:
-        await conn.execute("DELETE FROM reminder_sends")
-        await conn.execute("DELETE FROM reminder_deliveries")
-        await conn.execute("UPDATE reminders SET regular_due = ?, due_date = ?, next_due_utc = ? WHERE user_id < ?",
-                           (to_db(T), T.date().isoformat(), to_db(T), 10_000 + DUE))
+        await conn.execute(delete(tables.reminder_sends))
+        await conn.execute(delete(tables.reminder_deliveries))
+        await conn.execute(update(tables.reminders).where(tables.reminders.c.user_id < 10_000 + due)
+                           .values(regular_due=T, due_date=T.date(), next_due_utc=T, paused_reason=None))
+
+
+# ---------------------------------------------------------------------------- 1c. the dispatcher, one and two processes
+
+
+class StubSender:
+    """The tick's Discord boundary answering at once; every send is recorded by nonce (duplicates would show)."""
+
+    def __init__(self) -> None:
+        self.nonces: list[str] = []
+
+    async def open_dm(self, user_id: int) -> int:
+        return user_id
+
+    async def send_dm(self, channel_id: int, message: Any, nonce: str) -> int:
+        await asyncio.sleep(0)
+        self.nonces.append(nonce)
+        return len(self.nonces)
+
+    async def is_member(self, guild_id: int, user_id: int) -> bool:
+        return True
+
+
+async def bench_dispatch(url: str | Path, engine: str, *, processes: int = 1, due: int = DUE) -> None:
+    """The real ReminderDispatcher (claims, progress, record) with a stub sender and no pacing: a tick of `due`
+    DMs, as one process or as `processes` processes (their own Database each) ticking the same instant at once."""
+    from bot.services.reminders import ReminderDispatcher
+
+    stores = [Database(url) for _ in range(processes)]
+    for db in stores:
+        await db.open()
+    plan = Settings(_env_file=None, discord_token=None).load_plan()  # type: ignore[call-arg]
+    logging.getLogger("bot.services.reminders").setLevel(logging.ERROR)
+    ticks: list[float] = []
+    shares: list[tuple[int, ...]] = []
+    try:
+        for _ in range(5):
+            await _reset(stores[0], due)
+            senders = [StubSender() for _ in stores]
+            dispatchers = [ReminderDispatcher(db, plan, sender, window=SendWindow(rate=10**9))  # type: ignore[arg-type]
+                           for db, sender in zip(stores, senders, strict=True)]
+            start = time.perf_counter()
+            await asyncio.gather(*(d.run_due(T) for d in dispatchers))
+            ticks.append(time.perf_counter() - start)
+            every = [n for sender in senders for n in sender.nonces]
+            assert len(every) == len(set(every)) == due, (len(every), len(set(every)), due)  # each DM once
+            shares.append(tuple(len(sender.nonces) for sender in senders))
+    finally:
+        for db in stores:
+            await db.close()
+    who = "one process" if processes == 1 else f"{processes} processes at once"
+    print_table(f"The dispatcher ({engine}, {who}): {due:,} DMs due of {MEMBERS:,}, stub sender, no pacing",
+                [(f"whole tick, {due:,} DMs", ticks)])
+    if processes > 1:
+        print(f"  each process's share of the DMs per run: {shares}; duplicates: 0")
+    print(f"  against Discord's floor of 50 requests a second: {due / 50:.0f} s for {due:,} DMs")
 
 
 # ---------------------------------------------------------------------------- 1b. the event loop during a tick
@@ -237,7 +296,9 @@ async def bench_loop_lag(source: Path, *, freeze: bool) -> None:
         gc.collect()
         gc.freeze()
     async with bot.db.transaction() as conn:  # the due members' DM channels are known, as after a first DM
-        await conn.execute("UPDATE reminders SET dm_channel_id = user_id WHERE user_id < ?", (10_000 + DUE,))
+        reminders = tables.reminders
+        await conn.execute(update(reminders).where(reminders.c.user_id < 10_000 + DUE)
+                           .values(dm_channel_id=reminders.c.user_id))
     ticks: list[float] = []
     worst: list[float] = []
     gc_worst: list[float] = []
@@ -335,13 +396,13 @@ async def memory_probe(path: Path, tick: bool) -> float:
         cog: Any = bot.get_cog("Reminders")
         cog.window = SendWindow(rate=10**9)
         if tick:
-            conn = bot.db.conn
-            await conn.execute("PRAGMA foreign_keys = OFF")
-            for table in ("members", "reminders", "progress"):
-                await conn.executemany(
-                    f"UPDATE {table} SET guild_id = ?, user_id = ? WHERE guild_id = ? AND user_id = ?",
-                    [(guild.id, m.id, GUILD, 10_000 + i) for i, m in enumerate(members)])
-            await conn.execute("PRAGMA foreign_keys = ON")
+            moves = [{"new_g": guild.id, "new_u": m.id, "old_g": GUILD, "old_u": 10_000 + i}
+                     for i, m in enumerate(members)]
+            async with bot.db.transaction() as conn:  # foreign keys checked at the commit, when all moved
+                await conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+                for table in ("members", "reminders", "progress"):
+                    await conn.execute(text(f"UPDATE {table} SET guild_id = :new_g, user_id = :new_u "
+                                            "WHERE guild_id = :old_g AND user_id = :old_u"), moves)
             await bot.run_scheduled(T)
             await env.settle()
             sent = sum(1 for r in env.http_requests if r.path.endswith("/messages"))
@@ -451,28 +512,64 @@ async def _stall_monitor(stalls: list[float]) -> None:
         raise
 
 
+async def pg_databases(count: int) -> tuple[list[str], Any]:
+    """`count` fresh PostgreSQL databases at the schema head on a throwaway server (tests/engines.py), and its
+    stop function; ([], None) when no server can be started here."""
+    try:
+        from tests.engines import start_pg_server
+
+        server = start_pg_server()
+    except Exception as error:  # a bench without PostgreSQL still runs SQLite
+        print(f"PostgreSQL not available ({error!r}): SQLite only")
+        return [], None
+    urls = [(await server.new_database()).render_as_string(hide_password=False) for _ in range(count)]
+    return urls, server.stop
+
+
 async def main(only: str | None = None) -> None:
-    if only == "shards":
-        with tempfile.TemporaryDirectory() as folder:
-            await bench_shards(Path(folder))
-        return
     with tempfile.TemporaryDirectory() as folder:
-        full, empty = Path(folder) / "full.sqlite3", Path(folder) / "empty.sqlite3"
-        started = time.perf_counter()
-        await populate(full, MEMBERS, DUE)
-        await populate(empty, 0, 0)
-        print(f"Built {MEMBERS:,} reminders in {time.perf_counter() - started:.1f} s")
-        await bench_db(full)
-        await bench_shards(Path(folder))
-        await bench_loop_lag(full, freeze=False)
-        await bench_loop_lag(full, freeze=True)
-        empty_rss = [memory_in_subprocess(empty, tick=False) for _ in range(3)]
-        full_rss = [memory_in_subprocess(full, tick=True) for _ in range(3)]
-        print("\nResident memory of a started bot (fresh process each, MB)")
-        print(f"  empty database:                              {min(empty_rss):8.1f}")
-        print(f"  {MEMBERS:,} reminders, after a {DUE:,}-due tick:      {min(full_rss):8.1f}")
-        print(f"  difference:                                  {min(full_rss) - min(empty_rss):8.1f}  (target <= 60)")
-        await bench_simcord(Path(folder))
+        pg_urls, stop_pg = await pg_databases(2)
+        try:
+            if only == "shards":
+                await bench_shards(Path(folder) / "shards.sqlite3", "SQLite")
+                if pg_urls:
+                    await bench_shards(pg_urls[1], "PostgreSQL")
+                return
+            full, empty = Path(folder) / "full.sqlite3", Path(folder) / "empty.sqlite3"
+            started = time.perf_counter()
+            await populate(full, MEMBERS, DUE)
+            await populate(empty, 0, 0)
+            print(f"Built {MEMBERS:,} reminders in {time.perf_counter() - started:.1f} s (SQLite)")
+            engines: list[tuple[str | Path, str]] = [(full, "SQLite")]
+            if pg_urls:
+                started = time.perf_counter()
+                await populate(pg_urls[0], MEMBERS, DUE)
+                print(f"Built {MEMBERS:,} reminders in {time.perf_counter() - started:.1f} s (PostgreSQL)")
+                engines.append((pg_urls[0], "PostgreSQL"))
+            for url, engine in engines:
+                await bench_db(url, engine)
+            for url, engine in engines:
+                await bench_dispatch(url, engine)
+            if pg_urls:
+                await bench_dispatch(pg_urls[0], "PostgreSQL", processes=2, due=2 * DUE)
+            await bench_shards(Path(folder) / "shards.sqlite3", "SQLite")
+            if pg_urls:
+                await bench_shards(pg_urls[1], "PostgreSQL")
+            if only == "store":
+                return
+            await bench_loop_lag(full, freeze=False)
+            await bench_loop_lag(full, freeze=True)
+            empty_rss = [memory_in_subprocess(empty, tick=False) for _ in range(3)]
+            full_rss = [memory_in_subprocess(full, tick=True) for _ in range(3)]
+            print("\nResident memory of a started bot (fresh process each, MB)")
+            print(f"  empty database:                              {min(empty_rss):8.1f}")
+            print(f"  {MEMBERS:,} reminders, after a {DUE:,}-due tick:      {min(full_rss):8.1f}")
+            print(f"  difference:                                  {min(full_rss) - min(empty_rss):8.1f}  "
+                  "(target <= 60)")
+            await bench_simcord(Path(folder))
+        finally:
+            if stop_pg is not None:
+                stop_pg()
 
 
 if __name__ == "__main__":

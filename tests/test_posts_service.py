@@ -1,4 +1,5 @@
-"""The scheduled-post use case on a real SQLite file, without Discord: claims, nonces, retries, refusals.
+"""The scheduled-post use case on a real database (SQLite and PostgreSQL), without Discord: claims, nonces,
+retries, refusals.
 
 The sender here is a stand-in for the channel (the interface the cog implements), recording what it was asked
 to post; everything else (the store, the service) is the real code.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,6 +18,7 @@ from bot.services.posts import GRACE, Board, LeaderboardPosts, Refused, Sent, po
 from db.community import get_settings, set_leaderboard
 from db.database import Database
 from db.posts import post_state
+from tests.store_faults import refuse_writes
 
 G = 1
 CHANNEL = 10
@@ -52,8 +53,8 @@ class Channel:
 
 
 @pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = Database(db_path)
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
     await database.open()
     await database.migrate()
     await set_leaderboard(database, G, CHANNEL, DAILY, SLOT)
@@ -77,11 +78,11 @@ def test_the_nonce_is_per_server_and_slot_and_fits_discord() -> None:
 async def test_nothing_is_sent_when_the_claim_cannot_be_committed(db: Database,
                                                                  caplog: pytest.LogCaptureFixture) -> None:
     channel = Channel()
-    await db.conn.execute("PRAGMA query_only = ON")  # the database refuses writes
+    await refuse_writes(db)  # the database refuses writes
     await service(db, channel).tick(SLOT)
     assert channel.sends == 0
     assert "leaderboard post for guild 1" in caplog.text  # logged, not raised
-    await db.conn.execute("PRAGMA query_only = OFF")
+    await refuse_writes(db, on=False)
     await service(db, channel).tick(SLOT + timedelta(minutes=1))  # the slot is still due: posted now
     assert channel.sends == 1
 

@@ -1,4 +1,5 @@
-"""The reminder tick (bot/services/reminders.py) without SimCord: a fake of the Discord boundary, a real SQLite file.
+"""The reminder tick (bot/services/reminders.py) without SimCord: a fake of the Discord boundary, a real database
+(a SQLite file, and PostgreSQL: the `db_url` fixture runs each test on both engines).
 
 The fake behaves like Discord with `enforce_nonce`: a second send with a nonce it has seen returns the first
 message instead of creating another. Each scenario here failed on the old tick (cogs/reminders.py `run_due`),
@@ -11,26 +12,35 @@ import asyncio
 import logging
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+from sqlalchemy import bindparam, text
 
 from bot.config import Settings
 from bot.domain.plan import Plan
 from bot.domain.reminders import DeliveryKind, PauseReason, Schedule, SendWindow, delivery_nonce
+from bot.domain.sharding import Ownership
 from bot.services.reminders import DmsClosed, ReminderDispatcher, ReminderMessage, Unbuildable
 from db import reminders as store
-from db.database import Database, to_db
+from db.database import Database, from_db
+from db.types import Instant
+from tests.store_faults import refuse_writes
 
 G = 7
 ALICE, BOB, CAROL, DAVE = 101, 102, 103, 104
 T9 = datetime(2026, 1, 1, 9, tzinfo=UTC)
 SET_AT = datetime(2026, 1, 1, 8, tzinfo=UTC)
+
+
+def guild_on(shard: int, count: int) -> int:
+    """A server id on `shard` of `count` (Discord's rule: (id >> 22) % count)."""
+    return ((count + shard) << 22) | 0x3FFFFF
 
 
 def utc(*args: int) -> datetime:
@@ -43,6 +53,8 @@ class Sent:
     nonce: str
     kind: DeliveryKind
     message_id: int
+    guild_id: int = G
+    for_date: object = None
 
 
 @dataclass
@@ -72,7 +84,8 @@ class FakeDiscord:
         for existing in self.messages:
             if existing.nonce == nonce:
                 return existing.message_id  # Discord with enforce_nonce: the message it already created
-        self.messages.append(Sent(message.user_id, nonce, message.kind, len(self.messages) + 1))
+        self.messages.append(Sent(message.user_id, nonce, message.kind, len(self.messages) + 1, message.guild_id,
+                                  message.for_date))
         return len(self.messages)
 
     async def is_member(self, guild_id: int, user_id: int) -> bool:
@@ -83,9 +96,27 @@ class FakeDiscord:
         return [m for m in self.messages if m.user_id == user_id]
 
 
+@dataclass
+class ProcessView:
+    """One bot process's sender: the same Discord, counting what this process sent."""
+
+    discord: FakeDiscord
+    sent: int = 0
+
+    async def open_dm(self, user_id: int) -> int:
+        return await self.discord.open_dm(user_id)
+
+    async def send_dm(self, channel_id: int, message: ReminderMessage, nonce: str) -> int:
+        self.sent += 1
+        return await self.discord.send_dm(channel_id, message, nonce)
+
+    async def is_member(self, guild_id: int, user_id: int) -> bool:
+        return await self.discord.is_member(guild_id, user_id)
+
+
 @pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = Database(db_path)
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
     await database.open()
     await database.migrate()
     try:
@@ -110,9 +141,12 @@ async def remind(db: Database, discord: FakeDiscord, *users: int, at: time = tim
         discord.members.add((G, user))
 
 
+READ_ONLY = r"read-?only"  # SQLite: "attempt to write a readonly database"; PostgreSQL: "read-only transaction"
+
+
 async def read_only(db: Database, on: bool = True) -> None:
-    """A real refusal: SQLite's query_only makes every write fail ("attempt to write a readonly database")."""
-    await db.conn.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+    """A real refusal: the database fails every write (tests/store_faults.py, on either engine)."""
+    await refuse_writes(db, on)
 
 
 async def test_a_database_that_refuses_writes_sends_nothing_then_each_dm_once(db: Database, plan: Plan,
@@ -125,7 +159,7 @@ async def test_a_database_that_refuses_writes_sends_nothing_then_each_dm_once(db
     await read_only(db)
     with caplog.at_level(logging.ERROR):
         for seconds in range(0, 181, 30):
-            with pytest.raises(Exception, match="readonly"):
+            with pytest.raises(Exception, match=READ_ONLY):
                 await tick.run_due(T9 + timedelta(seconds=seconds))
     assert discord.attempts == []  # nothing claimed, nothing sent
     await read_only(db, on=False)
@@ -143,7 +177,7 @@ async def test_a_crash_between_send_and_record_resends_after_the_grace_period_wi
     discord = FakeDiscord()
     await remind(db, discord, ALICE, BOB)
     discord.before_send = lambda _user: read_only(db)  # the disk fills while the DMs are out
-    with pytest.raises(Exception, match="readonly"):
+    with pytest.raises(Exception, match=READ_ONLY):
         await dispatcher(db, plan, discord).run_due(T9)
     first = list(discord.attempts)
     assert sorted(u for u, _ in first) == [ALICE, BOB]
@@ -210,6 +244,25 @@ async def test_a_member_whose_dm_cannot_be_built_is_paused_and_the_others_get_th
     assert "embed field too long" in str(row["reason"])
 
 
+async def store_odd_done_at(db: Database, done_at: str) -> None:
+    """What an old import could store as alice's step-1 done date: SQLite keeps the text as it is; PostgreSQL
+    (timestamptz) can only hold the instants among them (the odd years), so the others are SQLite's case alone."""
+    insert = text("INSERT INTO progress (guild_id, user_id, step, status, updated_at, done_at) "
+                  "VALUES (:g, :u, 1, 'done', :at, :done)").bindparams(bindparam("at", type_=Instant))
+    value: object = done_at
+    if db.dialect == "postgresql":
+        try:
+            instant = from_db(done_at)
+        except ValueError:
+            pytest.skip("PostgreSQL's timestamptz cannot hold this text")
+        if instant.tzinfo is None:
+            pytest.skip("PostgreSQL's timestamptz cannot hold an instant without an offset")
+        value = instant
+        insert = insert.bindparams(bindparam("done", type_=Instant))
+    async with db.transaction() as conn:
+        await conn.execute(insert, {"g": G, "u": ALICE, "at": utc(2026, 1, 1), "done": value})
+
+
 @pytest.mark.parametrize("done_at", ["0001-01-01T00:00:00.000000+00:00", "9999-12-31T23:59:59.000000+00:00",
                                      "not a date", "2026-01-01T00:00:00"])
 async def test_odd_stored_dates_neither_break_nor_repeat_anyones_reminder(db: Database, plan: Plan,
@@ -218,9 +271,7 @@ async def test_odd_stored_dates_neither_break_nor_repeat_anyones_reminder(db: Da
     bob and carol got a DM every tick. Now the odd date is left out and everyone gets one DM."""
     discord = FakeDiscord()
     await remind(db, discord, ALICE, BOB, CAROL, zone="America/New_York", at=time(4))
-    async with db.transaction() as conn:  # what an old import could store
-        await conn.execute("INSERT INTO progress (guild_id, user_id, step, status, updated_at, done_at) "
-                           "VALUES (?, ?, 1, 'done', ?, ?)", (G, ALICE, to_db(utc(2026, 1, 1)), done_at))
+    await store_odd_done_at(db, done_at)
     tick = dispatcher(db, plan, discord)
     for seconds in range(0, 200, 30):
         await tick.run_due(T9 + timedelta(seconds=seconds))
@@ -329,3 +380,54 @@ def test_the_dispatcher_imports_no_discord() -> None:
     code = "import sys, bot.services.reminders; print(any(m.split('.')[0] == 'discord' for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("shards", ["both own every server", "disjoint", "overlapping"])
+async def test_two_processes_ticking_the_same_instants_send_each_member_one_dm_a_day(
+        db_url: str, plan: Plan, shards: str) -> None:
+    """Two stores on one database (two bot processes: each its own engine and connections), ticking the same
+    instants concurrently for 300 members in three servers over three days, with their writes interleaved.
+    Every member gets exactly one DM a day, and no DM is even requested twice. On PostgreSQL the claims race for
+    real (no process lock): the delivery's primary key and `FOR UPDATE SKIP LOCKED` decide; on SQLite the file
+    lock makes writers take turns."""
+    guilds = [guild_on(shard, 4) for shard in range(3)]  # servers on shards 0, 1 and 2 of 4
+    ownership = {"both own every server": (Ownership.everything(), Ownership.everything()),
+                 "disjoint": (Ownership(4, (0, 1)), Ownership(4, (2, 3))),
+                 "overlapping": (Ownership(4, (0, 1, 2)), Ownership(4, (1, 2, 3)))}[shards]
+    first, second = Database(db_url), Database(db_url)
+    await first.open()
+    await first.migrate()
+    await second.open()
+    try:
+        discord = FakeDiscord()
+        users = {guild: list(range(10_000 * (n + 1), 10_000 * (n + 1) + 100)) for n, guild in enumerate(guilds)}
+        for guild, members in users.items():
+            for user in members:
+                await store.set_reminder(first, guild, user, Schedule(time(9), ZoneInfo("UTC")), SET_AT)
+                discord.members.add((guild, user))
+
+        async def interleave(_user: int) -> None:
+            await asyncio.sleep(0)  # every DM is a moment in which the other process runs
+
+        discord.before_send = interleave
+        views = [ProcessView(discord), ProcessView(discord)]  # which process sent what
+        ticks = [dispatcher(db, plan, view, chunk=20, batch=120, ownership=owned)  # type: ignore[arg-type]
+                 for db, view, owned in zip((first, second), views, ownership, strict=True)]
+        for day in (1, 2, 3):
+            for seconds in (0, 0, 30):  # twice at the same instant, then the next tick
+                now = utc(2026, 1, day, 9) + timedelta(seconds=seconds)
+                await asyncio.gather(*(tick.run_due(now) for tick in ticks))
+        everyone = [(guild, user) for guild, members in users.items() for user in members]
+        per_day = Counter((m.guild_id, m.user_id, m.for_date) for m in discord.messages)
+        assert sorted(per_day) == sorted((g, u, utc(2026, 1, day).date()) for g, u in everyone for day in (1, 2, 3))
+        assert set(per_day.values()) == {1}
+        assert len(discord.attempts) == len(discord.messages) == 900  # nothing requested twice
+        if shards == "both own every server":
+            assert all(view.sent for view in views)  # both really took part: the claims decided between them
+        rows = await first.fetchall("SELECT state, COUNT(*) FROM reminder_deliveries GROUP BY state")
+        assert [tuple(r) for r in rows] == [("sent", 900)]
+        sent = await first.fetchall("SELECT COUNT(*) FROM reminder_sends WHERE outcome = 'sent'")
+        assert sent[0][0] == 900
+    finally:
+        await second.close()
+        await first.close()

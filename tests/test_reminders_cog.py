@@ -538,6 +538,6 @@ async def test_reminders_stop_when_the_bot_leaves_the_server(env: simcord.Env, w
     assert dms(world.alice) == []  # no reminder naming a server the bot is no longer in
     assert len(dms(carol)) == 1  # other servers' reminders go on
     stored = await the_bot(env).db.fetchone(
-        "SELECT enabled, next_due_utc, local_time FROM reminders WHERE guild_id = ? AND user_id = ?",
-        (world.guild.id, world.alice.id))
+        "SELECT enabled, next_due_utc, local_time FROM reminders WHERE guild_id = :g AND user_id = :u",
+        {"g": world.guild.id, "u": world.alice.id})
     assert (stored[0], stored[1], stored[2]) == (0, None, "09:00")  # stopped, setting kept

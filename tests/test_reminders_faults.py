@@ -19,15 +19,18 @@ import aiohttp
 import discord
 import pytest
 import simcord
+from sqlalchemy import bindparam, text
 
 from bot.__main__ import install_shutdown_signals
 from bot.app import StepwiseBot
 from bot.domain.reminders import PauseReason
 from db import reminders as store
-from db.database import to_db
+from db.database import from_db
+from db.types import Instant
 from tests.community_support import add_admin
 from tests.conftest import World
 from tests.helpers import embed_text
+from tests.store_faults import refuse_writes
 
 T9 = datetime(2026, 1, 1, 9, tzinfo=UTC)
 
@@ -73,11 +76,11 @@ async def test_a_database_that_refuses_writes_sends_nothing_it_could_not_claim(e
     """Before: alice and bob, due at 09:00, got 6 DMs each in 3 minutes."""
     await remind(world, world.alice, world.bob)
     bot = the_bot(env)
-    await bot.db.conn.execute("PRAGMA query_only = ON")  # every write now fails, as on a read-only file
+    await refuse_writes(bot.db)  # every write now fails, as on a read-only file
     for seconds in range(0, 181, 30):
         await tick(env, T9 + timedelta(seconds=seconds))
     assert dms(world.alice) == dms(world.bob) == []
-    await bot.db.conn.execute("PRAGMA query_only = OFF")
+    await refuse_writes(bot.db, on=False)
     for seconds in range(210, 400, 30):
         await tick(env, T9 + timedelta(seconds=seconds))
     assert len(dms(world.alice)) == len(dms(world.bob)) == 1
@@ -91,11 +94,17 @@ async def test_one_members_odd_stored_data_breaks_nobodys_reminder(env: simcord.
     alice, bob, carol = world.members
     await remind(world, alice, bob, carol, zone="America/New_York")
     bot = the_bot(env)
+    year_one = "0001-01-01T00:00:00.000000+00:00"
+    odd: list[dict[str, object]] = [{"g": world.guild.id, "u": alice.id, "step": 1, "at": T9, "done": year_one}]
+    insert = text("INSERT INTO progress (guild_id, user_id, step, status, updated_at, done_at) "
+                  "VALUES (:g, :u, :step, 'done', :at, :done)").bindparams(bindparam("at", type_=Instant))
+    if bot.db.dialect == "sqlite":  # the text as an old import stored it; garbage only SQLite can hold
+        odd.append({"g": world.guild.id, "u": alice.id, "step": 2, "at": T9, "done": "not a date"})
+    else:  # PostgreSQL (timestamptz) holds the odd instant, not the garbage
+        odd[0]["done"] = from_db(year_one)
+        insert = insert.bindparams(bindparam("done", type_=Instant))
     async with bot.db.transaction() as conn:  # what an old import stored
-        await conn.executemany("INSERT INTO progress (guild_id, user_id, step, status, updated_at, done_at) "
-                               "VALUES (?, ?, ?, 'done', ?, ?)",
-                               [(world.guild.id, alice.id, 1, to_db(T9), "0001-01-01T00:00:00.000000+00:00"),
-                                (world.guild.id, alice.id, 2, to_db(T9), "not a date")])
+        await conn.execute(insert, odd)
     due = datetime(2026, 1, 1, 14, tzinfo=UTC)  # 09:00 in New York
     for seconds in range(0, 181, 30):
         await tick(env, due + timedelta(seconds=seconds))
@@ -143,12 +152,12 @@ async def test_a_send_whose_record_is_lost_is_sent_again_only_after_the_grace_pe
     bot = the_bot(env)
 
     async def disk_full(_channel: int, _payload: dict[str, Any]) -> None:
-        await bot.db.conn.execute("PRAGMA query_only = ON")
+        await refuse_writes(bot.db)
 
     wrap_send_message(bot, monkeypatch, disk_full)
     await tick(env, T9)
     monkeypatch.undo()
-    await bot.db.conn.execute("PRAGMA query_only = OFF")
+    await refuse_writes(bot.db, on=False)
     [first] = dm_posts(env, world.alice)
     for seconds in (30, 60, 90):
         await tick(env, T9 + timedelta(seconds=seconds))

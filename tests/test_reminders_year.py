@@ -185,7 +185,7 @@ async def test_a_year_of_ticks_for_500_members(env: simcord.Env) -> None:
 
     # The sent-records left after pruning: one per member and local day that got its DM in the last days.
     rows = await bot.db.fetchall("SELECT user_id, local_date FROM reminder_sends WHERE outcome = 'sent'")
-    stored = {(row[0], row[1]) for row in rows}
+    stored = {(row[0], str(row[1])) for row in rows}  # SQLite: the stored text; PostgreSQL: a date
     zones = {member.id: ZoneInfo(z) for member, z in zip(members, member_zones, strict=True)}
     kept_since = END - timedelta(days=SENT_RECORD_DAYS - 1)
     shown = {(member.id, i.astimezone(zones[member.id]).date().isoformat())

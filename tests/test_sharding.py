@@ -6,13 +6,13 @@ The behaviour (which process sends which server's reminders and posts) is in tes
 from __future__ import annotations
 
 import random
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import BigInteger, literal, literal_column, select
 
 from bot.__main__ import main
 from bot.config import SettingsError, load_settings
@@ -20,10 +20,12 @@ from bot.domain.community import PostSchedule
 from bot.domain.reminders import Schedule
 from bot.domain.sharding import Ownership, ShardSpecError, format_shard_ids, parse_shard_ids, shard_of
 from db import reminders as store
-from db.community import due_posts, set_leaderboard
+from db.community import due_posts, due_posts_query, set_leaderboard
 from db.database import Database
 from db.posts import claim_slot, stale_claims
-from db.shards import owned_clause
+from db.shards import owned, owned_clause
+from db.tables import members
+from tests.test_community_db import plan_of
 
 
 # A snowflake's shard is (id >> 22) % count: these ids are built so that their shard is known.
@@ -242,8 +244,8 @@ T9 = datetime(2026, 1, 1, 9, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = Database(db_path)
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
     await database.open()
     await database.migrate()
     try:
@@ -257,16 +259,24 @@ async def test_sql_gives_the_same_shard_as_the_rule(db: Database) -> None:
     ids = [0, 1, (1 << 22) - 1, 1 << 22, 41771983423143937, 2**63 - 1, *(rng.randrange(2**63) for _ in range(300))]
     for count in (1, 2, 3, 8, 16, 1000):
         for guild in ids:
-            row = await db.fetchone("SELECT (? >> 22) % ?", (guild, count))
+            column = literal(guild, BigInteger)
+            own = owned(column, Ownership(count, (shard_of(guild, count),))) if count > 1 else None
+            row = await db.fetchone(select(column.bitwise_rshift(literal_column("22")) % count,
+                                           own if own is not None else literal_column("1")))
             assert row is not None
             assert row[0] == shard_of(guild, count), (guild, count)
+            assert row[1] in (True, 1), (guild, count)  # the condition keeps the guild's own shard
 
 
 def test_the_clause_is_empty_when_the_process_owns_everything() -> None:
-    assert owned_clause("guild_id", None) == ("", ())
-    assert owned_clause("guild_id", Ownership.everything()) == ("", ())
-    assert owned_clause("guild_id", Ownership(4, (0, 1, 2, 3))) == ("", ())
-    assert owned_clause("r.guild_id", Ownership(8, (2, 5))) == (" AND ((r.guild_id >> 22) % ?) IN (?, ?)", (8, 2, 5))
+    assert owned_clause("guild_id", None) == ("", {})
+    assert owned_clause("guild_id", Ownership.everything()) == ("", {})
+    assert owned_clause("guild_id", Ownership(4, (0, 1, 2, 3))) == ("", {})
+    assert owned_clause("r.guild_id", Ownership(8, (2, 5))) == (
+        " AND ((r.guild_id >> 22) % :shard_count) IN (:shard_0, :shard_1)",
+        {"shard_count": 8, "shard_0": 2, "shard_1": 5})
+    assert owned(members.c.guild_id, None) is None
+    assert owned(members.c.guild_id, Ownership(4, (0, 1, 2, 3))) is None
     with pytest.raises(ValueError, match="not a column"):
         owned_clause("guild_id; DROP TABLE reminders", Ownership(8, (2,)))
 
@@ -299,18 +309,26 @@ async def test_due_reminders_are_only_the_owned_servers_in_every_batch(db: Datab
 
 
 async def test_the_due_query_still_runs_on_the_due_index(db: Database) -> None:
-    """The shard condition is checked on the index entries (reminders is WITHOUT ROWID: its index entries hold
-    guild_id), with no sort and no scan of the table."""
-    for after in (False, True):
-        sql, shard_params = store.due_sql(after=after, ownership=Ownership(8, (0, 1, 2, 3)))
-        params = ("2026-01-01", *(("2026-01-01", 1, 2) if after else ()), *shard_params, 10)
+    """The shard condition is checked on the index entries (SQLite: reminders is WITHOUT ROWID, its index entries
+    hold guild_id), with no sort and no scan of the table; PostgreSQL: the due index drives the scan."""
+    for after in (None, (T9, 1, 2)):
+        stmt = store.due_statement(T9, 10, after, ownership=Ownership(8, (0, 1, 2, 3)))
+        plan = await db.run_sync(lambda conn, stmt=stmt: plan_of(conn, stmt), write=False)
+        if db.dialect == "sqlite":
+            assert plan.startswith("SEARCH r USING INDEX reminders_due"), plan
+            assert "TEMP B-TREE" not in plan, plan
+            assert " / SCAN" not in plan, plan
+        else:
+            assert "using reminders_due on reminders r" in plan, plan
+            assert "Seq Scan" not in plan, plan
 
-        def plan(raw: sqlite3.Connection, sql: str = sql, params: tuple[object, ...] = params) -> list[str]:
-            return [str(row[3]) for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params)]
 
-        steps = await db.run_sync(plan, write=False)
-        assert steps[0].startswith("SEARCH r USING INDEX reminders_due"), steps
-        assert not any("TEMP B-TREE" in step or step.startswith("SCAN") for step in steps), steps
+async def test_due_posts_run_on_the_due_index(db: Database) -> None:
+    for ownership in (None, Ownership(8, (0, 1, 2, 3))):
+        stmt = due_posts_query(T9, ownership)
+        plan = await db.run_sync(lambda conn, stmt=stmt: plan_of(conn, stmt), write=False)
+        assert "community_due" in plan, plan
+        assert "Seq Scan" not in plan, plan
 
 
 async def test_due_posts_and_stale_claims_are_only_the_owned_servers(db: Database) -> None:
