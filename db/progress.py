@@ -170,8 +170,26 @@ class _Loaded:
     tz: ZoneInfo
 
 
+_LOCK_MEMBER = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
+def _lock_member(conn: Connection, guild_id: int, user_id: int) -> None:
+    """Make this transaction the member's only progress writer until it ends (first thing in every write).
+
+    SQLite: nothing to do, writers already take turns (BEGIN IMMEDIATE). PostgreSQL: writers run concurrently
+    (several processes, READ COMMITTED), and a write reads the member's rows, plans, then writes the summary and
+    the next history batch from what it read; two at once would each count only their own change. A
+    transaction-scoped advisory lock on the member (a 64-bit key from guild and user; a collision only makes two
+    members wait for each other) serialises them, also for a member who has no row yet to lock.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    key = (guild_id * 0x9E3779B97F4A7C15 ^ user_id) & 0xFFFF_FFFF_FFFF_FFFF
+    conn.execute(_LOCK_MEMBER, {"key": key - (1 << 64) if key >= 1 << 63 else key})
+
+
 def _load_for_write(conn: Connection, guild_id: int, user_id: int, default_tz: ZoneInfo) -> _Loaded:
-    """Inside `Database.run_sync`, in the write transaction."""
+    """Inside `Database.run_sync`, in the write transaction, after `_lock_member`."""
     rows = conn.execute(_LOAD_FOR_WRITE, {"g": guild_id, "u": user_id}).all()
     head = rows[0]
     return _Loaded(_member(rows, guild_id, user_id), int(head[6]), bool(head[7]),
@@ -280,6 +298,7 @@ async def apply_changes(
     """Apply step changes for one member in one transaction; see the module docstring."""
 
     def apply(conn: Connection) -> ChangeResult:
+        _lock_member(conn, guild_id, user_id)
         loaded = _load_for_write(conn, guild_id, user_id, default_tz)
         plan = plan_changes(loaded.member, changes, now, loaded.tz)
         return _write(conn, loaded, plan, now, record_history=record_history)
@@ -304,6 +323,7 @@ async def change_member(
     """
 
     def change(conn: Connection) -> ChangeResult:
+        _lock_member(conn, guild_id, user_id)
         loaded = _load_for_write(conn, guild_id, user_id, default_tz)
         changes = decide(loaded.member)
         if not changes:
@@ -348,6 +368,7 @@ async def _move(db: Database, guild_id: int, user_id: int, now: datetime, defaul
                 *, undo: bool) -> tuple[ChangeResult, list[StepDiff]] | None:
 
     def move(conn: Connection) -> tuple[ChangeResult, list[StepDiff]] | None:
+        _lock_member(conn, guild_id, user_id)
         key = {"g": guild_id, "u": user_id}
         rows = conn.execute(_UNDO_BATCH if undo else _REDO_BATCH, key).all()
         if not rows:
@@ -381,7 +402,10 @@ _DEPTH = select(func.count(distinct(case((history.c.undone == 0, history.c.batch
 async def history_depth(db: Database, guild_id: int, user_id: int) -> tuple[int, int]:
     """(batches that can be undone, batches that can be redone)."""
     row = await db.fetchone(_DEPTH, {"g": guild_id, "u": user_id})
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    if row is None:
+        return (0, 0)
+    undoable, redoable = tuple(row)
+    return int(undoable), int(redoable)
 
 
 _FORGET = delete(members).where(*_OF_MEMBER)
@@ -391,6 +415,7 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ChangeResu
     """Delete everything stored about the member in this server (the members row cascades)."""
 
     def forget(conn: Connection) -> MemberProgress:
+        _lock_member(conn, guild_id, user_id)
         before = _read_member(conn, guild_id, user_id)
         conn.execute(_FORGET, {"g": guild_id, "u": user_id})
         return before

@@ -55,5 +55,6 @@ _MEMBER_TIMEZONE = select(
 async def member_timezone(db: Database, guild_id: int, user_id: int, default: ZoneInfo) -> ZoneInfo:
     """The member's own zone if they set one (reminders), else the server's, else `default`."""
     row = await db.fetchone(_MEMBER_TIMEZONE, {"g": guild_id, "u": user_id})
-    name = (row[0] or row[1]) if row else None
+    own, server = tuple(row) if row else (None, None)
+    name = own or server
     return ZoneInfo(name) if name else default

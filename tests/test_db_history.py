@@ -189,3 +189,19 @@ async def test_summary_and_period_counts_match_a_recount_after_random_changes(db
     pc = period_counts.c
     periods = {(r[0], r[1]): r[2] for r in await db.fetchall(select(pc.period, pc.user_id, pc.done_count))}
     assert periods == expected_periods
+
+
+async def test_concurrent_changes_of_one_member_all_count(db: Database) -> None:
+    """Ten changes of one member at once (on PostgreSQL the writers really run concurrently, several processes
+    may be writing): each lands, the summary counts all ten, each is its own undo batch. Failed on PostgreSQL
+    before the member's write lock (summary 1-3 instead of 10, batches reused)."""
+    import asyncio
+
+    await asyncio.gather(*(apply_changes(db, G, U, [StepChange(n, Status.DONE)], T0, default_tz=UTC_TZ)
+                           for n in range(1, 11)))
+    row = await db.fetchone(select(members.c.done_count).where(members.c.guild_id == G, members.c.user_id == U))
+    assert row is not None
+    assert row[0] == 10
+    batches = await db.fetchall(select(history.c.batch).where(history.c.guild_id == G, history.c.user_id == U))
+    assert sorted(r[0] for r in batches) == list(range(1, 11))
+    assert (await load_member(db, G, U)).done == frozenset(range(1, 11))
