@@ -8,6 +8,7 @@ Seeds the summary tables directly (executemany), then measures:
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import tempfile
@@ -19,13 +20,15 @@ from zoneinfo import ZoneInfo
 import discord
 import simcord
 from discord import app_commands
+from sqlalchemy import text
 
 from bench.common import bot_side_timer, print_table, timed
 from bot.app import create_bot
 from bot.config import Settings
 from bot.domain.community import period_storage_key
+from db import tables
 from db.community import standing, top
-from db.database import Database, to_db
+from db.database import Database
 
 MEMBERS = 100_000
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
@@ -44,20 +47,20 @@ async def seed(db: Database, guild_id: int, caller: int, rng: random.Random) -> 
         done = rng.randint(0, 80)
         reached = NOW - timedelta(minutes=rng.randint(0, 60 * 24 * 60))
         visible = 0 if rng.random() < 0.02 else 1
-        members.append((guild_id, user, visible, done, to_db(reached), to_db(NOW), min(done + 1, 81)))
+        members.append({"guild_id": guild_id, "user_id": user, "visible": visible, "done_count": done,
+                        "reached_at": reached, "created_at": NOW, "current_step": min(done + 1, 81)})
         if done and rng.random() < 0.85:
             month_done = rng.randint(1, min(done, 30))
-            periods.append((guild_id, month, user, month_done, to_db(reached), visible))
+            periods.append({"guild_id": guild_id, "period": month, "user_id": user, "done_count": month_done,
+                            "reached_at": reached, "visible": visible})
             if rng.random() < 0.7:
-                periods.append((guild_id, week, user, rng.randint(1, month_done), to_db(reached), visible))
+                periods.append({"guild_id": guild_id, "period": week, "user_id": user,
+                                "done_count": rng.randint(1, month_done), "reached_at": reached, "visible": visible})
+    async with db.transaction() as conn:  # executemany, the summary tables' triggers keep rank_counts
+        await conn.execute(tables.members.insert(), members)
+        await conn.execute(tables.period_counts.insert(), periods)
     async with db.transaction() as conn:
-        await conn.executemany(
-            "INSERT INTO members (guild_id, user_id, visible, done_count, reached_at, created_at, current_step) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", members)
-        await conn.executemany(
-            "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at, visible) "
-            "VALUES (?, ?, ?, ?, ?, ?)", periods)
-    await db.conn.execute("ANALYZE")
+        await conn.execute(text("ANALYZE"))
 
 
 async def rank_by_join(db: Database, guild_id: int, user_id: int, key: str) -> int:
@@ -74,7 +77,9 @@ async def rank_by_join(db: Database, guild_id: int, user_id: int, key: str) -> i
 
 
 async def explain(db: Database, sql: str, params: dict[str, object]) -> list[str]:
-    return [str(r[3]) for r in await db.fetchall("EXPLAIN QUERY PLAN " + sql, params)]
+    if db.dialect == "sqlite":
+        return [str(r[3]) for r in await db.fetchall("EXPLAIN QUERY PLAN " + sql, params)]
+    return [str(r[0]).strip() for r in await db.fetchall("EXPLAIN " + sql, params)]
 
 
 async def _order_effect(bot: Any, member: Any, channel: Any) -> None:
@@ -100,7 +105,7 @@ async def main() -> None:
     rng = random.Random(2026)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, database_path=Path(tmp) / "bench.sqlite3",  # type: ignore[call-arg]
-                            discord_token=None)
+                            database_url=os.environ.get("STEPWISE_BENCH_DATABASE_URL", ""), discord_token=None)
         bot = create_bot(settings, clock=lambda: NOW)
 
         async def ping(interaction: discord.Interaction) -> None:  # the trivial baseline: no database, one reply

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import random
 import statistics
 import tempfile
@@ -25,14 +26,16 @@ from zoneinfo import ZoneInfo
 
 import discord
 import simcord
+from sqlalchemy import select, text
 
 from bench.common import LoopMonitor, print_table
 from bot.app import create_bot
 from bot.config import Settings
 from bot.domain.progress import Status
 from bot.domain.timeutil import period_key
+from db import tables
 from db.community import change_timezone, rebuild_period_counts, recount_periods
-from db.database import Database, from_db, to_db
+from db.database import Database
 from db.progress import StepChange, apply_changes
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
@@ -43,43 +46,43 @@ RUNS = 4
 
 async def seed(db: Database, guild_id: int, rows: int, rng: random.Random) -> None:
     """rows / 20 members with 20 done steps each, done over the last two years (direct inserts)."""
-    members, progress = [], []
-    stamp = to_db(NOW)
+    members: list[dict[str, object]] = []
+    progress: list[dict[str, object]] = []
     for i in range(rows // STEPS_PER_MEMBER):
         user = 20_000_000 + i
         times = sorted(NOW - timedelta(minutes=rng.randint(0, 730 * 24 * 60)) for _ in range(STEPS_PER_MEMBER))
-        members.append((guild_id, user, STEPS_PER_MEMBER, to_db(times[-1]), STEPS_PER_MEMBER + 1, stamp))
-        progress += [(guild_id, user, step, "done", None, stamp, to_db(t)) for step, t in enumerate(times, start=1)]
+        members.append({"guild_id": guild_id, "user_id": user, "done_count": STEPS_PER_MEMBER,
+                        "reached_at": times[-1], "current_step": STEPS_PER_MEMBER + 1, "created_at": NOW})
+        progress += [{"guild_id": guild_id, "user_id": user, "step": step, "status": "done", "note": None,
+                      "updated_at": NOW, "done_at": t} for step, t in enumerate(times, start=1)]
     async with db.transaction() as conn:
-        await conn.executemany("INSERT INTO members (guild_id, user_id, done_count, reached_at, current_step, "
-                               "created_at) VALUES (?, ?, ?, ?, ?, ?)", members)
-        await conn.executemany("INSERT INTO progress (guild_id, user_id, step, status, note, updated_at, done_at) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?)", progress)
+        await conn.execute(tables.members.insert(), members)
+        await conn.execute(tables.progress.insert(), progress)
     await rebuild_period_counts(db, guild_id, ZoneInfo("UTC"))
-    await db.conn.execute("ANALYZE")
+    async with db.transaction() as conn:
+        await conn.execute(text("ANALYZE"))
 
 
 async def old_rebuild(db: Database, guild_id: int, tz: ZoneInfo) -> None:
     """The rebuild before issue 8: every done row keyed in Python on the event loop, all rows rewritten."""
+    p, pc = tables.progress.c, tables.period_counts.c
     async with db.transaction() as conn:
-        rows = await conn.execute_fetchall(
-            "SELECT user_id, done_at FROM progress WHERE guild_id = ? AND status = 'done' AND done_at IS NOT NULL",
-            (guild_id,))
+        rows = (await conn.execute(select(p.user_id, p.done_at).where(
+            p.guild_id == guild_id, p.status == "done", p.done_at.is_not(None)))).all()
         counts: dict[tuple[str, int], list[datetime]] = defaultdict(list)
-        for user_id, done_at in rows:
-            moment = from_db(done_at)
+        for user_id, moment in rows:
             counts[(period_key(moment, tz, "week"), int(user_id))].append(moment)
             counts[(period_key(moment, tz, "month"), int(user_id))].append(moment)
-        await conn.execute("DELETE FROM period_counts WHERE guild_id = ?", (guild_id,))
-        await conn.executemany(
-            "INSERT INTO period_counts (guild_id, period, user_id, done_count, reached_at) VALUES (?, ?, ?, ?, ?)",
-            [(guild_id, period, user, len(times), to_db(max(times))) for (period, user), times in counts.items()])
+        await conn.execute(tables.period_counts.delete().where(pc.guild_id == guild_id))
+        await conn.execute(tables.period_counts.insert(), [
+            {"guild_id": guild_id, "period": period, "user_id": user, "done_count": len(times),
+             "reached_at": max(times)} for (period, user), times in counts.items()])
 
 
 async def measure(rows: int, rng: random.Random) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, database_path=Path(tmp) / "bench.sqlite3",  # type: ignore[call-arg]
-                            discord_token=None)
+                            database_url=os.environ.get("STEPWISE_BENCH_DATABASE_URL", ""), discord_token=None)
         bot = create_bot(settings, clock=lambda: NOW, interval_job=False)
         env = simcord.Env(bot, settle_timeout=600, shard_count=1)
         await env.start()

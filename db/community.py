@@ -72,7 +72,8 @@ log = logging.getLogger(__name__)
 
 FAILURE_KINDS = ("leaderboard_post", "milestone_post", "milestone_role")
 
-SHOWN = literal_column("1")  # `visible = 1` as the partial indexes say it (a literal, so the planners match it)
+# `visible = 1` as the partial indexes say it (a literal, not a parameter, so both planners match the index)
+SHOWN: ColumnElement[Any] = literal_column("1")
 
 _m, _pc, _rc, _p = members.c, period_counts.c, rank_counts.c, progress.c
 
@@ -199,7 +200,10 @@ async def on_pace(db: Database, guild_id: int, expected: int) -> tuple[int, int]
         select(func.count()).select_from(members).where(*shown, _m.done_count >= expected).scalar_subquery(),
         select(func.count()).select_from(members).where(*shown).scalar_subquery(),
     ))
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    if row is None:
+        return 0, 0
+    ahead, everyone = tuple(row)
+    return int(ahead), int(everyone)
 
 
 # ------------------------------------------------------------------------------------ period counts in a zone
@@ -225,12 +229,12 @@ def _sqlite_new_counts(conn: Connection, guild_id: int, tz: ZoneInfo) -> tuple[s
         "WITH b AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS day, json_extract(value, '$[1]') AS start, "
         " json_extract(value, '$[2]') AS week, json_extract(value, '$[3]') AS month FROM json_each(:starts)), "
         "keyed AS MATERIALIZED (SELECT p.user_id, p.done_at, substr(p.done_at, 1, 10) AS day, "
-        " (SELECT b.start FROM b WHERE b.day = substr(p.done_at, 1, 10) AND b.start <= p.done_at "
-        "  ORDER BY b.start DESC LIMIT 1) AS start "
+        " (SELECT MAX(b.start) FROM b WHERE b.day = substr(p.done_at, 1, 10) AND b.start <= p.done_at) AS start "
         " FROM progress p WHERE p.guild_id = :g AND p.status = 'done' AND p.done_at GLOB :shape), "
         "days AS MATERIALIZED (SELECT k.user_id, k.done_at, b.week, b.month FROM keyed k "
         " JOIN b ON b.day = k.day AND b.start = k.start), "
-        "new AS (SELECT week AS period, user_id, COUNT(*) AS done_count, MAX(done_at) AS reached_at FROM days "
+        "new AS MATERIALIZED (SELECT week AS period, user_id, COUNT(*) AS done_count, MAX(done_at) AS reached_at "
+        " FROM days "
         " GROUP BY week, user_id "
         " UNION ALL SELECT month, user_id, COUNT(*), MAX(done_at) FROM days GROUP BY month, user_id) "
     )
@@ -247,7 +251,8 @@ _PG_NEW_COUNTS = (
     "  WHEN EXTRACT(YEAR FROM p.done_at AT TIME ZONE 'UTC') IN (1, 9999) THEN (p.done_at AT TIME ZONE 'UTC')::date "
     "  ELSE (p.done_at AT TIME ZONE :tz)::date END AS day "
     " FROM progress p WHERE p.guild_id = :g AND p.status = 'done' AND p.done_at IS NOT NULL), "
-    "new AS (SELECT EXTRACT(ISOYEAR FROM day)::int || '-W' || lpad(EXTRACT(WEEK FROM day)::int::text, 2, '0') "
+    "new AS MATERIALIZED (SELECT "
+    " EXTRACT(ISOYEAR FROM day)::int || '-W' || lpad(EXTRACT(WEEK FROM day)::int::text, 2, '0') "
     " AS period, user_id, COUNT(*) AS done_count, MAX(done_at) AS reached_at FROM days GROUP BY 1, 2 "
     " UNION ALL SELECT EXTRACT(YEAR FROM day)::int || '-' || lpad(EXTRACT(MONTH FROM day)::int::text, 2, '0'), "
     " user_id, COUNT(*), MAX(done_at) FROM days GROUP BY 1, 2) "
@@ -388,13 +393,15 @@ def _recount_in_snapshot(conn: Connection, guild_id: int, tz: ZoneInfo) -> Perio
     stored_zone = _stored_zone(conn, guild_id)
     fingerprints = _fingerprints(conn, guild_id)
     with_new, params = _new_counts(conn, guild_id, tz)
-    upserts = [(str(r[0]), int(r[1]), int(r[2]), r[3]) for r in _fetch_in_chunks(conn, with_new + (  # noqa: S608
-        "SELECT n.period, n.user_id, n.done_count, n.reached_at FROM new n "
+    # one statement, so the new counts are made once (a CTE used twice is materialized on both engines)
+    changes = _fetch_in_chunks(conn, with_new + (  # noqa: S608 - fixed fragments only
+        "SELECT 1, n.period, n.user_id, n.done_count, n.reached_at FROM new n "
         "LEFT JOIN period_counts o ON o.guild_id = :g AND o.period = n.period AND o.user_id = n.user_id "
-        "WHERE o.done_count IS DISTINCT FROM n.done_count OR o.reached_at IS DISTINCT FROM n.reached_at"), params)]
-    deletes = [(str(r[0]), int(r[1])) for r in _fetch_in_chunks(conn, with_new + (  # noqa: S608
-        "SELECT period, user_id FROM period_counts WHERE guild_id = :g AND NOT EXISTS (SELECT 1 FROM new n "
-        "WHERE n.period = period_counts.period AND n.user_id = period_counts.user_id)"), params)]
+        "WHERE o.done_count IS DISTINCT FROM n.done_count OR o.reached_at IS DISTINCT FROM n.reached_at "
+        "UNION ALL SELECT 0, period, user_id, NULL, NULL FROM period_counts WHERE guild_id = :g AND NOT EXISTS "
+        "(SELECT 1 FROM new n WHERE n.period = period_counts.period AND n.user_id = period_counts.user_id)"), params)
+    upserts = [(str(r[1]), int(r[2]), int(r[3]), r[4]) for r in changes if r[0] == 1]
+    deletes = [(str(r[1]), int(r[2])) for r in changes if r[0] == 0]
     return PeriodRecount(guild_id, tz.key, stored_zone, upserts, deletes, fingerprints)
 
 
@@ -501,8 +508,9 @@ async def buddies(db: Database, guild_id: int, step: int, exclude: int, limit: i
         .where(_m.guild_id == guild_id, _m.current_step == step, _m.visible == SHOWN, _m.user_id != exclude)
         .order_by(_m.reached_at.desc(), _m.user_id).limit(limit)
     ))
-    total = int(rows[0][2]) if rows else 0
-    return [Buddy(int(r[0]), r[1] == Status.IN_PROGRESS.value) for r in rows], total
+    found = [tuple(r) for r in rows]
+    total = int(found[0][2]) if found else 0
+    return [Buddy(int(r[0]), r[1] == Status.IN_PROGRESS.value) for r in found], total
 
 
 async def nearby_steps(db: Database, guild_id: int, step: int, exclude: int, radius: int = 3) -> dict[int, int]:
@@ -513,7 +521,8 @@ async def nearby_steps(db: Database, guild_id: int, step: int, exclude: int, rad
                _m.current_step.between(step - radius, step + radius))
         .group_by(_m.current_step)
     )
-    return {int(r[0]): int(r[1]) for r in rows if int(r[0]) != step}
+    counts = {int(on): int(n) for on, n in (tuple(r) for r in rows)}
+    return {on: n for on, n in counts.items() if on != step}
 
 
 # ---------------------------------------------------------------------------------------------- settings

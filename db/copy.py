@@ -68,6 +68,8 @@ async def copy_database(source: Database, target: Database,
 
 
 def _rebuild_rank_counts(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":  # apply the histogram deltas the copy's inserts left pending now, not at
+        conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # COMMIT (db/alembic/postgresql/10_community.sql)
     conn.execute(rank_counts.delete())
     m, p = members_table, period_counts
     conn.execute(insert(rank_counts).from_select(

@@ -152,5 +152,5 @@ async def post_state(db: Database, guild_id: int, slot: datetime) -> tuple[str, 
     """(state, message id, reason) of one slot, or None when it was never claimed."""
     row = await db.fetchone(select(_posts.state, _posts.message_id, _posts.reason)
                             .where(_posts.guild_id == guild_id, _posts.slot == slot))
-    return None if row is None else (str(row[0]), row[1], row[2])
+    return None if row is None else (str(row.state), row.message_id, row.reason)
 

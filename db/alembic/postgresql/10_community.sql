@@ -5,8 +5,6 @@
 --  * rank_counts holds, per server and period ('all' or a period_counts key), how many visible members have
 --    each done count (so a member's rank is a sum over ~80 rows plus an index range, not a count of members).
 -- The copy is set BEFORE INSERT (no second UPDATE of the new row); the histogram follows AFTER each change.
--- Concurrency: a histogram row is changed by INSERT ... ON CONFLICT DO UPDATE / UPDATE, which take its row lock,
--- so two transactions counting into the same row wait for each other and both counts land.
 
 CREATE FUNCTION period_counts_visible_on_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -30,30 +28,65 @@ CREATE TRIGGER members_visible_to_period_counts AFTER UPDATE ON members
 FOR EACH ROW WHEN (NEW.visible IS DISTINCT FROM OLD.visible)
 EXECUTE FUNCTION members_visible_to_period_counts();
 
+-- The histogram is shared by every writer of a server, so on PostgreSQL (writers run concurrently) its rows are
+-- changed at COMMIT, all of a transaction's changes at once and in key order: two transactions then lock
+-- histogram rows in the same order and never deadlock (changed as they happened, a member hidden -- rows of
+-- months before weeks -- and another's /done -- a week before a month -- locked the same rows in opposite orders:
+-- "deadlock detected", reproduced by tests/test_community_db.py). The row triggers only append deltas to
+-- rank_counts_pending (no shared row is locked) and mark the transaction in rank_counts_flush once; a deferred
+-- constraint trigger on that mark applies the transaction's summed deltas, sorted, just before it commits.
+-- Both tables are PostgreSQL's bookkeeping for these triggers (empty outside open transactions), not part of the
+-- schema in db/tables.py. SQLite (one writer at a time) keeps its immediate triggers of 0002_community.sql.
+
+CREATE UNLOGGED TABLE rank_counts_pending (
+    xid        BIGINT  NOT NULL,            -- txid_current() of the transaction that made the change
+    guild_id   BIGINT  NOT NULL,
+    period     TEXT    NOT NULL,
+    done_count INTEGER NOT NULL,
+    delta      INTEGER NOT NULL
+);
+
+CREATE INDEX rank_counts_pending_xid ON rank_counts_pending (xid);
+
+CREATE UNLOGGED TABLE rank_counts_flush (
+    xid BIGINT PRIMARY KEY
+);
+
+CREATE FUNCTION rank_counts_flush() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    WITH mine AS (DELETE FROM rank_counts_pending WHERE xid = NEW.xid
+                  RETURNING guild_id, period, done_count, delta)
+    INSERT INTO rank_counts AS r (guild_id, period, done_count, members)
+    SELECT guild_id, period, done_count, SUM(delta) FROM mine
+     GROUP BY guild_id, period, done_count HAVING SUM(delta) <> 0
+     ORDER BY guild_id, period, done_count
+        ON CONFLICT (guild_id, period, done_count) DO UPDATE SET members = r.members + EXCLUDED.members;
+    DELETE FROM rank_counts_flush WHERE xid = NEW.xid;
+    RETURN NULL;
+END $$;
+
+CREATE CONSTRAINT TRIGGER rank_counts_flush AFTER INSERT ON rank_counts_flush
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION rank_counts_flush();
+
 -- A member leaves one count of the histogram (old_d) and joins another (new_d); NULL: not ranked before / after
--- (hidden, or no step done). The two rows are changed in ascending done_count order, so two transactions moving
--- members across the same counts in opposite directions lock them in the same order and cannot deadlock.
+-- (hidden, or no step done).
 CREATE FUNCTION rank_counts_move(g BIGINT, p TEXT, old_d INTEGER, new_d INTEGER) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    me BIGINT := txid_current();
 BEGIN
     IF old_d IS NOT DISTINCT FROM new_d THEN
         RETURN;
     END IF;
-    IF old_d IS NOT NULL AND (new_d IS NULL OR old_d < new_d) THEN
-        UPDATE rank_counts SET members = rank_counts.members - 1
-         WHERE guild_id = g AND period = p AND done_count = old_d;
-        IF new_d IS NOT NULL THEN
-            INSERT INTO rank_counts AS r (guild_id, period, done_count, members) VALUES (g, p, new_d, 1)
-                ON CONFLICT (guild_id, period, done_count) DO UPDATE SET members = r.members + 1;
-        END IF;
-    ELSE
-        INSERT INTO rank_counts AS r (guild_id, period, done_count, members) VALUES (g, p, new_d, 1)
-            ON CONFLICT (guild_id, period, done_count) DO UPDATE SET members = r.members + 1;
-        IF old_d IS NOT NULL THEN
-            UPDATE rank_counts SET members = rank_counts.members - 1
-             WHERE guild_id = g AND period = p AND done_count = old_d;
-        END IF;
+    IF old_d IS NOT NULL THEN
+        INSERT INTO rank_counts_pending (xid, guild_id, period, done_count, delta) VALUES (me, g, p, old_d, -1);
     END IF;
+    IF new_d IS NOT NULL THEN
+        INSERT INTO rank_counts_pending (xid, guild_id, period, done_count, delta) VALUES (me, g, p, new_d, 1);
+    END IF;
+    INSERT INTO rank_counts_flush (xid) VALUES (me) ON CONFLICT (xid) DO NOTHING;
 END $$;
 
 -- (No `UPDATE OF column` lists below: PostgreSQL fires those only for columns named in the UPDATE's SET, not
