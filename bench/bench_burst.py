@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import statistics
 import tempfile
 import time
@@ -43,7 +44,7 @@ from bench.common import LoopMonitor, bot_side_timer, percentile, print_table, t
 from bot.app import create_bot
 from bot.config import Settings
 
-MEMBERS = 1_000
+MEMBERS = int(os.environ.get("STEPWISE_BENCH_BURST", "1000"))
 BURSTS = 3  # bursts of each kind; each member marks one more step per /done burst
 SEQUENTIAL = 200
 SPREAD = 2.0  # seconds over which the spread bursts arrive (500 a second)
@@ -155,7 +156,7 @@ async def run_burst(env: simcord.Env, members: list[Any], channel: Any, command:
 
 
 async def done_total(bot: Any, guild_id: int) -> int:
-    row = await bot.db.fetchone("SELECT COALESCE(SUM(done_count), 0) FROM members WHERE guild_id = ?", (guild_id,))
+    row = await bot.db.fetchone("SELECT COALESCE(SUM(done_count), 0) FROM members WHERE guild_id = :g", {"g": guild_id})
     return int(row[0]) if row else 0
 
 
@@ -176,7 +177,7 @@ async def bench_engine(engine: str, settings_for: SettingsFactory) -> None:
         cog: Any = bot.get_cog("Progress")
         if cog is not None:
             cog.render_charts = False
-        env = simcord.Env(bot, settle_timeout=600.0)
+        env = simcord.Env(bot, settle_timeout=600.0, shard_count=1)
         await env.start()
         try:
             started = time.perf_counter()

@@ -36,11 +36,13 @@ from apscheduler.events import EVENT_JOB_MISSED, JobEvent
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import text
 
 from bench.bench_reminders import DUE, T, populate
 from bench.common import LoopMonitor, print_table, timed
 from bot.domain.community import period_storage_key
 from db import reminders as reminder_store
+from db import tables
 from db.community import rebuild_period_counts, standing, top
 from db.database import Database, to_db
 
@@ -114,27 +116,34 @@ async def seed_progress(db: Database, rng: random.Random) -> int:
         done = rng.randint(0, 60)
         last = min(60 * 86_400.0, rng.expovariate(1 / (5 * 86_400)))
         plans.append((FIRST_USER + i, done, last, rng.uniform(7_200, 2 * 86_400), rng.random() < 0.3))
-    created = to_db(NOW - timedelta(days=400))
-    members = [(GUILD, user, done, to_db(NOW - timedelta(seconds=last)) if done else created, created, done + 1)
-               for user, done, last, _gap, _busy in plans]
+    created_at = NOW - timedelta(days=400)
+    members = [{"guild_id": GUILD, "user_id": user, "done_count": done,
+                "reached_at": NOW - timedelta(seconds=last) if done else created_at, "created_at": created_at,
+                "current_step": done + 1} for user, done, last, _gap, _busy in plans]
 
     def rows() -> Any:
         for user, done, last, gap, busy in plans:
             for step in range(1, done + 1):
-                at = to_db(NOW - timedelta(seconds=last + (done - step) * gap))
-                yield (GUILD, user, step, "done", at, at)
+                at = NOW - timedelta(seconds=last + (done - step) * gap)
+                yield {"guild_id": GUILD, "user_id": user, "step": step, "status": "done", "updated_at": at,
+                       "done_at": at}
             if busy and done < 80:
-                yield (GUILD, user, done + 1, "in_progress", to_db(NOW), None)
+                yield {"guild_id": GUILD, "user_id": user, "step": done + 1, "status": "in_progress",
+                       "updated_at": NOW, "done_at": None}
 
-    async with db.transaction() as conn:
-        await conn.executemany(
-            "INSERT INTO members (guild_id, user_id, done_count, reached_at, created_at, current_step) "
-            "VALUES (?, ?, ?, ?, ?, ?)", members)
-        await conn.executemany(
-            "INSERT INTO progress (guild_id, user_id, step, status, updated_at, done_at) VALUES (?, ?, ?, ?, ?, ?)",
-            rows())
+    async with db.transaction() as conn:  # executemany; the summary tables' triggers keep rank_counts
+        await conn.execute(tables.members.insert(), members)
+        batch: list[dict[str, Any]] = []
+        for row in rows():
+            batch.append(row)
+            if len(batch) == 50_000:
+                await conn.execute(tables.progress.insert(), batch)
+                batch = []
+        if batch:
+            await conn.execute(tables.progress.insert(), batch)
     await rebuild_period_counts(db, GUILD, UTC_ZONE)
-    await db.conn.execute("ANALYZE")
+    async with db.transaction() as conn:
+        await conn.execute(text("ANALYZE"))
     row = await db.fetchone("SELECT COUNT(*) FROM progress")
     return int(row[0]) if row else 0
 
