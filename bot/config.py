@@ -28,8 +28,8 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr | None = Field(default=None, description="Bot token from the Discord developer portal")
     database_path: Path = Field(default=Path("data/stepwise.sqlite3"))
-    database_url: str | None = Field(default=None, description="sqlite:///path or postgresql+asyncpg://user:"
-                                     "password@host/database; when unset, the SQLite file DATABASE_PATH")
+    database_url: SecretStr | None = Field(default=None, description="sqlite:///path or postgresql+asyncpg://user:"
+                                           "password@host/database; when unset, the SQLite file DATABASE_PATH")
     plan_path: Path = Field(default_factory=bundled_plan_path)
     dev_guild_id: int | None = Field(default=None, description="Sync commands to this server only (instant)")
     log_level: str = "INFO"
@@ -67,14 +67,14 @@ class Settings(BaseSettings):
 
     @field_validator("database_url", mode="before")
     @classmethod
-    def _empty_url(cls, value: object) -> object:
-        return None if value is None or (isinstance(value, str) and not value.strip()) else value
-
-    @field_validator("database_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is None:
+    def _url(cls, value: object) -> object:
+        """Empty: unset. Otherwise the URL the store will use (a SecretStr: it may hold a password)."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or (isinstance(value, str) and not value.strip()):
             return None
+        if not isinstance(value, str):
+            return value  # pydantic says what it expected
         from db.database import DatabaseError, database_url  # lazy: settings load before the store is needed
 
         try:
@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     @property
     def database_target(self) -> str | Path:
         """What the store opens: DATABASE_URL when set, else the SQLite file DATABASE_PATH."""
-        return self.database_url if self.database_url is not None else self.database_path
+        return self.database_url.get_secret_value() if self.database_url is not None else self.database_path
 
     @property
     def database_setting(self) -> str:
@@ -155,7 +155,7 @@ class Settings(BaseSettings):
     @property
     def database_engine(self) -> Literal["sqlite", "postgresql"]:
         """The store's engine: from DATABASE_URL, else SQLite (DATABASE_PATH)."""
-        if self.database_url is not None and not self.database_url.startswith("sqlite"):
+        if self.database_url is not None and not self.database_url.get_secret_value().startswith("sqlite"):
             return "postgresql"
         return "sqlite"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Table, func, insert, literal, select
+from sqlalchemy import Connection, Table, func, insert, literal, select, text
 
 from db.database import Database, DatabaseError
 from db.schema import head_revision
@@ -59,6 +59,8 @@ async def copy_database(source: Database, target: Database,
                 report.rows[table.name] = copied
                 if progress is not None:
                     progress(table.name, copied)
+        if target.dialect == "postgresql":  # deferred triggers (a rank_counts flush at commit) run now, not after
+            await out.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
         await out.run_sync(_rebuild_rank_counts)
         if target.dialect == "postgresql":
             await out.run_sync(_advance_sequences)

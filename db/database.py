@@ -168,7 +168,10 @@ class Database:
         if self.dialect == "sqlite":
             self._open_sqlite()
         else:
-            self._writer = create_async_engine(self.url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+            # max_cached_statement_lifetime=0: asyncpg's statement cache stays bounded by size but arms no
+            # 300-s expiry timer per statement (such timers keep SimCord's settle, and any loop, waiting).
+            self._writer = create_async_engine(self.url, pool_size=5, max_overflow=10, pool_pre_ping=True,
+                                               connect_args={"max_cached_statement_lifetime": 0})
             self._reader = self._writer.execution_options(isolation_level="REPEATABLE READ",
                                                            postgresql_readonly=True)
         try:

@@ -26,7 +26,7 @@ ALL_ENGINES = ("sqlite", "postgresql")
 
 
 def _engines(variable: str, default: str) -> tuple[str, ...]:
-    raw = os.environ.get(variable, default)
+    raw = os.environ.get(variable) or default  # unset or empty: the default
     chosen = tuple(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
     unknown = [name for name in chosen if name not in ALL_ENGINES]
     if unknown:

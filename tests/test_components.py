@@ -7,13 +7,13 @@ unanswered ("This interaction failed"), and page buttons were registered by the 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import discord
 import pytest
 import simcord
+from sqlalchemy.exc import DBAPIError
 
 from bot.domain.plan import bundled_plan_path
 from bot.ui.components import AnsweredButton
@@ -21,6 +21,7 @@ from bot.ui.registry import DYNAMIC_ITEMS
 from tests.community_support import bot_of, mark_done
 from tests.conftest import World
 from tests.helpers import button_labels, embed_text
+from tests.store_faults import refuse_writes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -62,7 +63,7 @@ async def test_an_unexpected_error_in_a_dm_button_is_answered_with_the_id_and_lo
     await bot_of(env).run_scheduled(datetime(2026, 1, 1, 9, tzinfo=UTC))
     await env.settle()
     dm = world.alice.user.dm_channel.history()[-1]
-    await bot_of(env).db.conn.execute("PRAGMA query_only = ON")
+    await refuse_writes(bot_of(env).db)
     with caplog.at_level(logging.ERROR, logger="bot.tree"):
         result = await world.alice.user.click(dm, label="Mark done")
     interaction_id = generic_answer(result)
@@ -70,8 +71,8 @@ async def test_an_unexpected_error_in_a_dm_button_is_answered_with_the_id_and_lo
     assert "component sw:rm:done:" in record.getMessage()
     assert f"by user {world.alice.id}" in record.getMessage()
     assert record.exc_info is not None
-    assert isinstance(record.exc_info[1], sqlite3.OperationalError)
-    await bot_of(env).db.conn.execute("PRAGMA query_only = OFF")
+    assert isinstance(record.exc_info[1], DBAPIError)
+    await refuse_writes(bot_of(env).db, on=False)
 
 
 async def test_an_unexpected_error_in_a_view_button_gets_the_same_answer(
@@ -79,26 +80,26 @@ async def test_an_unexpected_error_in_a_view_button_gets_the_same_answer(
     """The confirm buttons (a plain View, not a DynamicItem) share the path: same answer, same log line."""
     await world.alice.slash(world.channel, "done")
     asked = await world.alice.slash(world.channel, "data forget")
-    await bot_of(env).db.conn.execute("PRAGMA query_only = ON")
+    await refuse_writes(bot_of(env).db)
     with caplog.at_level(logging.ERROR, logger="bot.tree"):
         result = await world.alice.click(asked.response, label="Delete my data")
-    simcord.assert_error(env, sqlite3.OperationalError)
+    simcord.assert_error(env, DBAPIError)
     interaction_id = generic_answer(result)
     [record] = failure_records(caplog, interaction_id)
     assert f"component {asked.response.components[0]['components'][0]['custom_id']} by user" in record.getMessage()
-    await bot_of(env).db.conn.execute("PRAGMA query_only = OFF")
+    await refuse_writes(bot_of(env).db, on=False)
 
 
 async def test_a_command_error_is_logged_the_same_way(env: simcord.Env, world: World,
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    await bot_of(env).db.conn.execute("PRAGMA query_only = ON")
+    await refuse_writes(bot_of(env).db)
     with caplog.at_level(logging.ERROR, logger="bot.tree"):
         result = await world.alice.slash(world.channel, "done")
-    simcord.assert_error(env, sqlite3.OperationalError)
+    simcord.assert_error(env, DBAPIError)
     interaction_id = generic_answer(result)
     [record] = failure_records(caplog, interaction_id)
     assert "(/done by user" in record.getMessage()
-    await bot_of(env).db.conn.execute("PRAGMA query_only = OFF")
+    await refuse_writes(bot_of(env).db, on=False)
 
 
 async def test_leaderboard_page_buttons_work_without_the_plan_cog(env: simcord.Env, world: World) -> None:

@@ -106,7 +106,9 @@ def test_database_path_still_works_when_database_url_is_unset(clean_env: Path) -
     assert settings.database_target == clean_env
     assert settings.database_engine == "sqlite"
     assert load_settings(database_url="postgresql://u:p@h/d").database_engine == "postgresql"
-    assert load_settings(database_url="postgresql://u:p@h/d").database_target == "postgresql+asyncpg://u:p@h/d"
+    with_url = load_settings(database_url="postgresql://u:hunter2@h/d")
+    assert with_url.database_target == "postgresql+asyncpg://u:hunter2@h/d"
+    assert "hunter2" not in repr(with_url)  # the URL may hold a password: settings never show it
 
 
 async def _rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
