@@ -7,6 +7,7 @@ plus the wall time of the whole SimCord round trip, and the chart rendering on i
 
 from __future__ import annotations
 
+import os
 import random
 import tempfile
 import time
@@ -51,7 +52,9 @@ def random_states(rng: random.Random, total: int, now: Any) -> list[StepState]:
 async def main() -> None:
     rng = random.Random(SEED)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(_env_file=None, database_path=Path(tmp) / "bench.sqlite3")  # type: ignore[call-arg]
+        # STEPWISE_BENCH_DATABASE_URL (as the other benches): run on PostgreSQL instead of a temporary SQLite file.
+        settings = Settings(_env_file=None, database_path=Path(tmp) / "bench.sqlite3",  # type: ignore[call-arg]
+                            database_url=os.environ.get("STEPWISE_BENCH_DATABASE_URL", ""))
         bot = create_bot(settings)
         _add_ping(bot)
         async with simcord.run(bot, shard_count=1) as env:
