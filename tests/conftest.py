@@ -11,6 +11,7 @@ import simcord
 
 from bot.app import StepwiseBot, create_bot
 from bot.config import Settings
+from db.database import Database
 from tests import engines
 
 SETTLE_TIMEOUT = 600.0
@@ -50,6 +51,18 @@ def db_url(request: pytest.FixtureRequest, db_path: Path) -> str:
 def empty_db_url(request: pytest.FixtureRequest, db_path: Path) -> str:
     """Like db_url, but the PostgreSQL database is empty too (for tests of the migrations themselves)."""
     return _url(request, request.param, db_path, migrated=False)
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """An open store at the current schema, once per engine (db_url), closed at teardown."""
+    database = Database(db_url)
+    await database.open()
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 @pytest.fixture(params=engines.BOT_ENGINES)

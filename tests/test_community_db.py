@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,17 +25,6 @@ G = 1
 UTC_ZONE = ZoneInfo("UTC")
 KIRITIMATI = ZoneInfo("Pacific/Kiritimati")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.open()
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def done(db: Database, user: int, steps: range | list[int], at: datetime, tz: ZoneInfo = UTC_ZONE) -> None:

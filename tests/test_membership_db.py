@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select, update
 
 from bot.domain.reminders import PauseReason, Schedule
@@ -30,17 +28,6 @@ from tests.test_community_db import done, rank_counts_drift
 G = 1
 UTC_ZONE = ZoneInfo("UTC")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.open()
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def test_away_members_leave_every_ranking_and_come_back_with_the_counts_right(db: Database) -> None:

@@ -5,11 +5,9 @@ PostgreSQL.)"""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
 from db import milestones, settings
@@ -20,17 +18,6 @@ from db.tables import milestones as milestones_table
 G, U = 1234567890123456789, 987654321098765432  # snowflakes above 2**31
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 UTC_ZONE = ZoneInfo("UTC")
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.open()
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def test_a_milestone_is_claimed_once_and_its_announcement_recorded(db: Database) -> None:

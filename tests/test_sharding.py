@@ -6,7 +6,6 @@ The behaviour (which process sends which server's reminders and posts) is in tes
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -241,17 +240,6 @@ def test_one_process_for_every_shard_is_not_refused(capsys: pytest.CaptureFixtur
 # ---------------------------------------------------------------- the store keeps to the owned servers
 
 T9 = datetime(2026, 1, 1, 9, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.open()
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def test_sql_gives_the_same_shard_as_the_rule(db: Database) -> None:

@@ -9,7 +9,6 @@ only after the rebuild (over Discord's 3 seconds on a big server).
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,17 +35,6 @@ UTC_ZONE = ZoneInfo("UTC")
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 ZONES = ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kathmandu", "Australia/Lord_Howe", "America/Santiago",
          "America/Havana", "Pacific/Apia", "Europe/Berlin", "America/St_Johns", "UTC"]
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.open()
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def seed_random(db: Database, rng: random.Random, members: int = 25) -> None:
