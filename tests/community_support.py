@@ -10,16 +10,11 @@ import discord
 import simcord
 from sqlalchemy import update
 
-from bot.app import StepwiseBot
 from bot.domain.progress import Status
 from db.progress import ChangeResult, StepChange, apply_changes
 from db.tables import members
 from tests.conftest import World
-
-
-def bot_of(env: simcord.Env) -> StepwiseBot:
-    bot: StepwiseBot = env.bot  # type: ignore[assignment]
-    return bot
+from tests.helpers import bot_of
 
 
 async def mark_done(env: simcord.Env, guild_id: int, user_id: int, steps: Iterable[int], at: datetime,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,31 +99,29 @@ async def make_bot(settings: Settings) -> AsyncIterator[Callable[..., StepwiseBo
             await bot.close()
 
 
-@pytest.fixture
-async def env(make_bot: Callable[..., StepwiseBot]) -> AsyncIterator[simcord.Env]:
-    """A running SimCord world around a fresh bot. `env.bot` is the bot; `env.restart_bot(make_bot())` restarts."""
-    bots: list[StepwiseBot] = []
+@asynccontextmanager
+async def simulated(bot: StepwiseBot, **options: Any) -> AsyncIterator[simcord.Env]:
+    """A running SimCord world around `bot` (the bots themselves are closed by make_bot's teardown).
 
-    def tracked(**kwargs: Any) -> StepwiseBot:
-        bot = make_bot(**kwargs)
-        bots.append(bot)
-        return bot
-
-    # No wall-clock limit on settling: a loaded machine is slow, not broken (a real hang still ends at this bound).
-    bot = tracked()
-    # The bot is an AutoShardedBot: with no SHARD_COUNT, Discord would say how many shards; SimCord needs a number.
-    environment = simcord.Env(bot, settle_timeout=SETTLE_TIMEOUT, shard_count=bot.shard_count or 1)
-    environment.make_bot = tracked  # type: ignore[attr-defined]
+    No wall-clock limit on settling: a loaded machine is slow, not broken (a real hang still ends at this bound).
+    The bot is an AutoShardedBot: with no SHARD_COUNT Discord would say how many shards; SimCord needs a number.
+    """
+    options.setdefault("shard_count", bot.shard_count or 1)
+    environment = simcord.Env(bot, settle_timeout=SETTLE_TIMEOUT, **options)
     await environment.start()
     try:
         yield environment
     finally:
-        try:
-            await environment.shutdown()
-        finally:
-            for bot in bots:
-                await bot.close()
+        await environment.shutdown()
     environment._raise_errors_since(environment._errors_acknowledged)
+
+
+@pytest.fixture
+async def env(make_bot: Callable[..., StepwiseBot]) -> AsyncIterator[simcord.Env]:
+    """A running SimCord world around a fresh bot. `env.bot` is the bot; `env.restart_bot(make_bot())` restarts."""
+    async with simulated(make_bot()) as environment:
+        environment.make_bot = make_bot  # type: ignore[attr-defined]
+        yield environment
 
 
 class World:

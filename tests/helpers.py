@@ -1,13 +1,18 @@
-"""Assertions shared by behaviour tests."""
+"""Assertions and small helpers shared by behaviour tests."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import discord
 import simcord
 
 from bot.domain.errors import UserError
+
+if TYPE_CHECKING:
+    from bot.app import StepwiseBot
 
 
 def assert_user_error(env: simcord.Env, result: simcord.InteractionResult, *fragments: str) -> str:
@@ -52,3 +57,31 @@ def ordered_list_lines(message: simcord.ResponseMessage | discord.Message) -> li
         texts += [embed.title or "", embed.description or ""]
         texts += [part for f in embed.fields for part in (f.name or "", f.value or "")]
     return [line for text in texts for line in ordered_list_items(text)]
+
+
+def bot_of(env: simcord.Env) -> StepwiseBot:
+    return env.bot  # type: ignore[return-value]
+
+
+async def tick(env: simcord.Env, now: datetime) -> None:
+    """The bot's scheduled work at `now` (as the interval job would run it), then let the world settle."""
+    await bot_of(env).run_scheduled(now)
+    await env.settle()
+
+
+def dms(member: simcord.MemberActor) -> list[discord.Message]:
+    return member.user.dm_channel.history()
+
+
+def message_text(message: discord.Message) -> str:
+    """Everything visible in a sent message: content, embed titles, descriptions, fields and footers."""
+    parts = [message.content]
+    for embed in message.embeds:
+        parts += [embed.title or "", embed.description or "", embed.footer.text or ""]
+        parts += [f"{f.name}\n{f.value}" for f in embed.fields]
+    return "\n".join(parts)
+
+
+def labels(message: discord.Message) -> list[str]:
+    """The labels of a sent message's buttons."""
+    return [getattr(c, "label", "") for row in message.components for c in getattr(row, "children", [])]

@@ -26,8 +26,8 @@ from db import reminders as store
 from db.progress import load_member
 from db.tables import members
 from tests.community_support import bot_of, mark_done
-from tests.conftest import SETTLE_TIMEOUT, World
-from tests.helpers import embed_text
+from tests.conftest import World, simulated
+from tests.helpers import dms, embed_text, labels, message_text, tick
 from tests.store_faults import refuse_writes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)  # SimCord's clock starts here
@@ -37,25 +37,12 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
-def dms(member: simcord.MemberActor) -> list[discord.Message]:
-    return member.user.dm_channel.history()
 
 
-def message_text(message: discord.Message) -> str:
-    parts = [message.content]
-    for embed in message.embeds:
-        parts += [embed.title or "", embed.description or "", embed.footer.text or ""]
-        parts += [f"{f.name}\n{f.value}" for f in embed.fields]
-    return "\n".join(parts)
 
 
-def labels(message: discord.Message) -> list[str]:
-    return [getattr(c, "label", "") for row in message.components for c in getattr(row, "children", [])]
 
 
-async def tick(env: simcord.Env, now: datetime) -> None:
-    await bot_of(env).run_scheduled(now)
-    await env.settle()
 
 
 async def reminded(env: simcord.Env, world: World, member: simcord.MemberActor) -> discord.Message:
@@ -270,27 +257,13 @@ def test_an_intent_discord_refuses_stops_start_up_in_one_line(monkeypatch: pytes
 async def intent_env(make_bot: Callable[..., StepwiseBot], settings: Settings) -> AsyncIterator[simcord.Env]:
     """A SimCord world around a bot with MEMBERS_INTENT on, the intent approved as in the developer portal."""
     on = settings.model_copy(update={"members_intent": True})
-    bots: list[StepwiseBot] = []
 
-    def tracked(**kwargs: Any) -> StepwiseBot:
-        bot = make_bot(settings=on, **kwargs)
-        bots.append(bot)
-        return bot
+    def with_intent(**kwargs: Any) -> StepwiseBot:
+        return make_bot(settings=on, **kwargs)
 
-    bot = tracked()
-    environment = simcord.Env(bot, settle_timeout=SETTLE_TIMEOUT, approved_intents=discord.Intents(members=True),
-                              shard_count=bot.shard_count or 1)
-    environment.make_bot = tracked  # type: ignore[attr-defined]
-    await environment.start()
-    try:
+    async with simulated(with_intent(), approved_intents=discord.Intents(members=True)) as environment:
+        environment.make_bot = with_intent  # type: ignore[attr-defined]
         yield environment
-    finally:
-        try:
-            await environment.shutdown()
-        finally:
-            for bot in bots:
-                await bot.close()
-    environment._raise_errors_since(environment._errors_acknowledged)
 
 
 async def test_the_members_intent_is_off_by_default(env: simcord.Env) -> None:

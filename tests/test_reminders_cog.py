@@ -11,7 +11,6 @@ import discord
 import pytest
 import simcord
 
-from bot.app import StepwiseBot
 from bot.domain.progress import Status
 from bot.domain.reminders import Schedule
 from bot.ui.reminders import reminder_buttons
@@ -19,7 +18,7 @@ from db import reminders as store
 from db.progress import StepChange, apply_changes, load_member
 from db.settings import member_timezone, set_guild_timezone
 from tests.conftest import World
-from tests.helpers import assert_user_error, embed_text
+from tests.helpers import assert_user_error, bot_of, dms, embed_text, labels, message_text, tick
 
 
 class Clock:
@@ -36,8 +35,6 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
-def the_bot(env: simcord.Env) -> StepwiseBot:
-    return env.bot  # type: ignore[return-value]
 
 
 async def with_clock(env: simcord.Env, now: datetime) -> Clock:
@@ -47,25 +44,12 @@ async def with_clock(env: simcord.Env, now: datetime) -> Clock:
     return clock
 
 
-def dms(member: simcord.MemberActor) -> list[discord.Message]:
-    return member.user.dm_channel.history()
 
 
-def message_text(message: discord.Message) -> str:
-    parts = [message.content]
-    for embed in message.embeds:
-        parts += [embed.title or "", embed.description or "", embed.footer.text or ""]
-        parts += [f"{f.name}\n{f.value}" for f in embed.fields]
-    return "\n".join(parts)
 
 
-def labels(message: discord.Message) -> list[str]:
-    return [getattr(c, "label", "") for row in message.components for c in getattr(row, "children", [])]
 
 
-async def tick(env: simcord.Env, now: datetime) -> None:
-    await the_bot(env).run_scheduled(now)
-    await env.settle()
 
 
 # ---------------------------------------------------------------- /remind set
@@ -80,7 +64,7 @@ async def test_set_says_when_the_next_reminder_comes_in_local_time_and_as_a_time
     assert "Thu 1 Jan, 09:00 (Europe/Berlin)" in text
     assert discord.utils.format_dt(due, "F") in text
     assert discord.utils.format_dt(due, "R") in text
-    bot = the_bot(env)
+    bot = bot_of(env)
     assert (await member_timezone(bot.db, world.guild.id, world.alice.id, bot.settings.tz)).key == "Europe/Berlin"
     reminder = await store.get_reminder(bot.db, world.guild.id, world.alice.id)
     assert reminder is not None
@@ -88,7 +72,7 @@ async def test_set_says_when_the_next_reminder_comes_in_local_time_and_as_a_time
 
 
 async def test_set_defaults_to_the_servers_time_zone_and_takes_days(env: simcord.Env, world: World) -> None:
-    await set_guild_timezone(the_bot(env).db, world.guild.id, "America/New_York")
+    await set_guild_timezone(bot_of(env).db, world.guild.id, "America/New_York")
     result = await world.alice.slash(world.channel, "remind set", time="7:30", days="weekdays")
     text = embed_text(result)
     assert "07:30** (America/New_York), **weekdays**" in text
@@ -115,7 +99,7 @@ async def test_bad_input_is_a_clear_ephemeral_error_and_writes_nothing(env: simc
                                                                         fragments: tuple[str, ...]) -> None:
     result = await world.alice.slash(world.channel, "remind set", **options)
     assert_user_error(env, result, *fragments)
-    bot = the_bot(env)
+    bot = bot_of(env)
     assert await store.get_reminder(bot.db, world.guild.id, world.alice.id) is None
     assert await member_timezone(bot.db, world.guild.id, world.alice.id, bot.settings.tz) == bot.settings.tz
 
@@ -168,7 +152,7 @@ def hint_options(text: str) -> dict[str, str]:
 async def assert_hint_restores(env: simcord.Env, world: World, text: str, before: Schedule) -> None:
     """Running the hinted command as written gives back the same schedule (time, zone and days)."""
     await world.alice.slash(world.channel, "remind set", **hint_options(text))
-    after = await store.get_reminder(the_bot(env).db, world.guild.id, world.alice.id)
+    after = await store.get_reminder(bot_of(env).db, world.guild.id, world.alice.id)
     assert after is not None
     assert (after.schedule.at, after.schedule.tz.key, after.schedule.days) == (before.at, before.tz.key, before.days)
 
@@ -180,7 +164,7 @@ async def test_the_turn_back_on_hint_after_off_restores_the_same_days(env: simco
     """Failed before the fix: the hint left out `days:`, so running it gave every day."""
     options = {"time": "07:45", "timezone": "Europe/Berlin"} | ({"days": days} if days else {})
     await world.alice.slash(world.channel, "remind set", **options)
-    before = await store.get_reminder(the_bot(env).db, world.guild.id, world.alice.id)
+    before = await store.get_reminder(bot_of(env).db, world.guild.id, world.alice.id)
     assert before is not None
     off = await world.alice.slash(world.channel, "remind off")
     await assert_hint_restores(env, world, embed_text(off), before.schedule)
@@ -192,7 +176,7 @@ async def test_the_turn_back_on_hint_after_off_restores_the_same_days(env: simco
 async def test_the_stop_buttons_hint_restores_the_same_days(env: simcord.Env, world: World) -> None:
     """Failed before the fix: the Stop button's hint gave every day for a mon-thu reminder."""
     await world.alice.slash(world.channel, "remind set", time="09:00", timezone="UTC", days="mon-thu")
-    before = await store.get_reminder(the_bot(env).db, world.guild.id, world.alice.id)
+    before = await store.get_reminder(bot_of(env).db, world.guild.id, world.alice.id)
     assert before is not None
     await tick(env, utc(2026, 1, 1, 9))  # a Thursday
     await world.alice.user.click(dms(world.alice)[-1], label="Stop reminders")
@@ -210,7 +194,7 @@ async def test_off_without_a_reminder_is_a_clear_error(env: simcord.Env, world: 
 
 async def test_the_dm_names_the_server_the_next_step_progress_and_streak(env: simcord.Env, world: World) -> None:
     clock = await with_clock(env, utc(2026, 1, 20, 12))
-    bot = the_bot(env)
+    bot = bot_of(env)
     # Steps 1-12 done on consecutive days up to yesterday (Berlin), step 13 in progress.
     changes = [StepChange(n, Status.DONE, done_at=utc(2026, 1, 9, 12) + timedelta(days=n - 1)) for n in range(1, 13)]
     await apply_changes(bot.db, world.guild.id, world.alice.id, [*changes, StepChange(13, Status.IN_PROGRESS)],
@@ -228,7 +212,7 @@ async def test_the_dm_names_the_server_the_next_step_progress_and_streak(env: si
 
 
 async def test_a_member_who_finished_the_plan_is_congratulated(env: simcord.Env, world: World) -> None:
-    bot = the_bot(env)
+    bot = bot_of(env)
     await apply_changes(bot.db, world.guild.id, world.alice.id,
                         [StepChange(n, Status.DONE) for n in range(1, 81)], bot.clock(), default_tz=bot.settings.tz)
     await world.alice.slash(world.channel, "remind set", time="09:00", timezone="UTC")
@@ -255,7 +239,7 @@ async def test_one_dm_a_day_at_the_chosen_time_and_the_dm_channel_is_opened_once
     await world.alice.slash(world.channel, "remind set", time="09:00", timezone="UTC", days="weekdays")
     for day in range(1, 8):  # Thu 1 .. Wed 7 January: ticks every 30 min
         for half_hour in range(48):
-            await the_bot(env).run_scheduled(utc(2026, 1, day) + timedelta(minutes=30 * half_hour))
+            await bot_of(env).run_scheduled(utc(2026, 1, day) + timedelta(minutes=30 * half_hour))
     await env.settle()
     sent = [m.created_at.date() for m in dms(world.alice)]
     assert len(sent) == 5  # Thu, Fri, Mon, Tue, Wed: not the weekend
@@ -327,13 +311,13 @@ async def test_a_big_tick_is_paced_at_40_dms_a_second(env: simcord.Env) -> None:
     await env.settle()
     for member in members:
         await member.slash(channel, "remind set", time="09:00", timezone="UTC")
-        await the_bot(env).create_dm(discord.Object(member.id))  # DM channels known: one request per reminder
+        await bot_of(env).create_dm(discord.Object(member.id))  # DM channels known: one request per reminder
     loop = asyncio.get_running_loop()
     started = loop.time()
     await tick(env, utc(2026, 1, 1, 9))
     assert loop.time() - started >= 0.99  # 40 went at once; the other 10 waited for the window to move
     assert all(len(dms(member)) == 1 for member in members)
-    recent = the_bot(env).get_cog("Reminders").window.recent  # type: ignore[union-attr]
+    recent = bot_of(env).get_cog("Reminders").window.recent  # type: ignore[union-attr]
     assert all(later - earlier >= 0.99 for earlier, later in zip(recent, recent[40:], strict=False))
 
 
@@ -349,7 +333,7 @@ async def test_closed_dms_pause_the_reminder_status_says_why_and_the_next_comman
     sends = [r for r in env.http_requests if r.method == "POST" and r.path.endswith("/messages")
              and r.path.startswith(f"/channels/{world.alice.user.dm_channel.id}")]
     assert len(sends) == 1  # paused after the first refusal: no retry every tick
-    reminder = await store.get_reminder(the_bot(env).db, world.guild.id, world.alice.id)
+    reminder = await store.get_reminder(bot_of(env).db, world.guild.id, world.alice.id)
     assert reminder is not None
     assert reminder.paused is not None
     assert reminder.schedule.at == time(9)  # kept, not deleted
@@ -378,7 +362,7 @@ async def test_other_http_failures_are_retried_next_tick_without_duplicates(env:
     await tick(env, utc(2026, 1, 1, 8))  # nothing due; nothing sent
     env.inject_error("POST", f"/channels/{world.alice.user.dm_channel.id}/messages", status=500, times=1)
     # Open alice's DM channel first so the injected error hits her message.
-    await the_bot(env).create_dm(discord.Object(world.alice.id))
+    await bot_of(env).create_dm(discord.Object(world.alice.id))
     await tick(env, utc(2026, 1, 1, 9))
     assert dms(world.alice) == []
     assert len(dms(world.bob)) == 1
@@ -425,7 +409,7 @@ async def test_mark_done_after_a_restart_marks_the_step_and_tells_listeners(env:
 
 async def delivered_again(env: simcord.Env, world: World) -> discord.Message:
     """A second copy of the first DM's buttons (step 1, 1 January), as a member might have it."""
-    channel = the_bot(env).get_partial_messageable(world.alice.user.dm_channel.id, type=discord.ChannelType.private)
+    channel = bot_of(env).get_partial_messageable(world.alice.user.dm_channel.id, type=discord.ChannelType.private)
     await channel.send("copy", view=reminder_buttons(world.guild.id, world.alice.id, 1, date(2026, 1, 1)))
     await env.settle()
     return dms(world.alice)[-1]
@@ -491,7 +475,7 @@ async def test_snooze_or_skip_on_an_old_reminder_says_so(env: simcord.Env, world
     clock.now = utc(2026, 1, 2, 12)
     await world.alice.user.click(dm, label="Snooze 1 h")
     assert "was for Thu 1 Jan, not today" in message_text(dms(world.alice)[-1])
-    reminder = await store.get_reminder(the_bot(env).db, world.guild.id, world.alice.id)
+    reminder = await store.get_reminder(bot_of(env).db, world.guild.id, world.alice.id)
     assert reminder is not None
     assert reminder.snooze_until is None
 
@@ -503,13 +487,13 @@ async def test_buttons_pressed_by_someone_else_are_refused_politely(env: simcord
     await world.bob.slash(world.channel, "remind set", time="09:00", timezone="UTC")
     await env.restart_bot(env.make_bot())  # type: ignore[attr-defined]
     # A message in bob's DMs carrying alice's buttons (a forwarded copy): bob presses one.
-    channel = the_bot(env).get_partial_messageable(world.bob.user.dm_channel.id, type=discord.ChannelType.private)
+    channel = bot_of(env).get_partial_messageable(world.bob.user.dm_channel.id, type=discord.ChannelType.private)
     await channel.send("copy", view=reminder_buttons(world.guild.id, world.alice.id, 1, date(2026, 1, 1)))
     await env.settle()
     result = await world.bob.user.click(dms(world.bob)[-1], label=label)
     assert result.ephemeral
     assert "belongs to someone else" in result.response.content
-    bot = the_bot(env)
+    bot = bot_of(env)
     assert (await load_member(bot.db, world.guild.id, world.alice.id)).done == frozenset()
     reminder = await store.get_reminder(bot.db, world.guild.id, world.alice.id)
     assert reminder is not None
@@ -537,7 +521,7 @@ async def test_reminders_stop_when_the_bot_leaves_the_server(env: simcord.Env, w
     await tick(env, utc(2026, 1, 1, 9, 0, 10))
     assert dms(world.alice) == []  # no reminder naming a server the bot is no longer in
     assert len(dms(carol)) == 1  # other servers' reminders go on
-    stored = await the_bot(env).db.fetchone(
+    stored = await bot_of(env).db.fetchone(
         "SELECT enabled, next_due_utc, local_time FROM reminders WHERE guild_id = :g AND user_id = :u",
         {"g": world.guild.id, "u": world.alice.id})
     assert (stored[0], stored[1], stored[2]) == (0, None, "09:00")  # stopped, setting kept

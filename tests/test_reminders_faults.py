@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-import discord
 import pytest
 import simcord
 from sqlalchemy import bindparam, text
@@ -29,18 +28,14 @@ from db.database import from_db
 from db.types import Instant
 from tests.community_support import add_admin
 from tests.conftest import World
-from tests.helpers import embed_text
+from tests.helpers import bot_of, dms, embed_text, tick
 from tests.store_faults import refuse_writes
 
 T9 = datetime(2026, 1, 1, 9, tzinfo=UTC)
 
 
-def the_bot(env: simcord.Env) -> StepwiseBot:
-    return env.bot  # type: ignore[return-value]
 
 
-def dms(member: simcord.MemberActor) -> list[discord.Message]:
-    return member.user.dm_channel.history()
 
 
 def dm_posts(env: simcord.Env, member: simcord.MemberActor) -> list[Any]:
@@ -49,9 +44,6 @@ def dm_posts(env: simcord.Env, member: simcord.MemberActor) -> list[Any]:
     return [r for r in env.http_requests if r.method == "POST" and r.path == path]
 
 
-async def tick(env: simcord.Env, now: datetime) -> None:
-    await the_bot(env).run_scheduled(now)
-    await env.settle()
 
 
 async def remind(world: World, *members: simcord.MemberActor, zone: str = "UTC") -> None:
@@ -75,7 +67,7 @@ async def test_a_database_that_refuses_writes_sends_nothing_it_could_not_claim(e
                                                                               world: World) -> None:
     """Before: alice and bob, due at 09:00, got 6 DMs each in 3 minutes."""
     await remind(world, world.alice, world.bob)
-    bot = the_bot(env)
+    bot = bot_of(env)
     await refuse_writes(bot.db)  # every write now fails, as on a read-only file
     for seconds in range(0, 181, 30):
         await tick(env, T9 + timedelta(seconds=seconds))
@@ -93,7 +85,7 @@ async def test_one_members_odd_stored_data_breaks_nobodys_reminder(env: simcord.
     await env.settle()
     alice, bob, carol = world.members
     await remind(world, alice, bob, carol, zone="America/New_York")
-    bot = the_bot(env)
+    bot = bot_of(env)
     year_one = "0001-01-01T00:00:00.000000+00:00"
     odd: list[dict[str, object]] = [{"g": world.guild.id, "u": alice.id, "step": 1, "at": T9, "done": year_one}]
     insert = text("INSERT INTO progress (guild_id, user_id, step, status, updated_at, done_at) "
@@ -120,7 +112,7 @@ async def test_a_network_error_for_one_member_is_retried_with_the_same_nonce_and
     await env.settle()
     alice, bob, carol = world.members
     await remind(world, alice, bob, carol)
-    bot = the_bot(env)
+    bot = bot_of(env)
     seen: list[tuple[int, str]] = []
 
     async def flaky(channel_id: int, payload: dict[str, Any]) -> None:
@@ -149,7 +141,7 @@ async def test_a_send_whose_record_is_lost_is_sent_again_only_after_the_grace_pe
     first message instead of creating a second: the same nonce, enforced, and not before the grace period.
     """
     await remind(world, world.alice)
-    bot = the_bot(env)
+    bot = bot_of(env)
 
     async def disk_full(_channel: int, _payload: dict[str, Any]) -> None:
         await refuse_writes(bot.db)
@@ -182,7 +174,7 @@ async def test_close_during_a_tick_then_a_restart_gives_everyone_exactly_one_dm(
     await env.settle()
     for member in members:
         await member.slash(channel, "remind set", time="09:00", timezone="UTC")
-    bot = the_bot(env)
+    bot = bot_of(env)
     sending = asyncio.Event()
 
     async def first_dm(_channel: int, _payload: dict[str, Any]) -> None:
@@ -200,7 +192,7 @@ async def test_close_during_a_tick_then_a_restart_gives_everyone_exactly_one_dm(
     for seconds in range(30, 200, 30):
         await tick(env, T9 + timedelta(seconds=seconds))
     assert [len(dms(m)) for m in members] == [1] * 100
-    rows = await the_bot(env).db.fetchall("SELECT state, COUNT(*) FROM reminder_deliveries GROUP BY state")
+    rows = await bot_of(env).db.fetchall("SELECT state, COUNT(*) FROM reminder_deliveries GROUP BY state")
     assert [tuple(r) for r in rows] == [("sent", 100)]
 
 
@@ -214,7 +206,7 @@ async def test_leaderboard_posts_do_not_wait_behind_the_reminder_fan_out(env: si
     await admin.slash(world.channel, "config leaderboard", channel=board, schedule="daily", time="09:00")
     for member in members:
         await member.slash(world.channel, "remind set", time="09:00", timezone="UTC")
-    bot = the_bot(env)
+    bot = bot_of(env)
     dms_when_posted: list[int] = []
 
     async def watch(channel_id: int, _payload: dict[str, Any]) -> None:
@@ -241,7 +233,7 @@ async def test_a_member_who_left_stops_getting_reminders_within_a_week_and_set_r
     assert sorted(lookups) == sorted(f"/guilds/{world.guild.id}/members/{m.id}" for m in (world.alice, world.bob))
     assert len(dms(world.bob)) == 10
     assert len(dms(world.alice)) == 7  # 1-7 January; the weekly check on the 8th found she had left
-    reminder = await store.get_reminder(the_bot(env).db, world.guild.id, world.alice.id)
+    reminder = await store.get_reminder(bot_of(env).db, world.guild.id, world.alice.id)
     assert reminder is not None
     assert reminder.paused is PauseReason.LEFT_SERVER
     alice = world.guild.add_member(world.alice.user)  # she comes back
@@ -255,7 +247,7 @@ async def test_a_member_who_left_stops_getting_reminders_within_a_week_and_set_r
 
 
 async def test_sigterm_closes_the_bot_the_draining_way(env: simcord.Env) -> None:
-    bot = the_bot(env)
+    bot = bot_of(env)
     loop = asyncio.get_running_loop()
     handled = install_shutdown_signals(bot)
     try:

@@ -41,7 +41,8 @@ from db.community import get_settings, set_leaderboard
 from db.posts import post_state
 from db.progress import load_member
 from tests.community_support import mark_done
-from tests.conftest import SETTLE_TIMEOUT
+from tests.conftest import simulated
+from tests.helpers import message_text
 
 COUNT = 4
 T9 = datetime(2026, 1, 1, 9, tzinfo=UTC)
@@ -58,31 +59,18 @@ def shards(settings: Settings, ids: tuple[int, ...] | None, count: int = COUNT) 
 async def sharded_env(make_bot: Callable[..., StepwiseBot], settings: Settings) -> AsyncIterator[simcord.Env]:
     """A SimCord world with COUNT shards around a bot that runs all of them; `env.process(ids)` restarts it as a
     process that runs only `ids` (same database, same world)."""
-    bots: list[StepwiseBot] = []
+    def process_bot(ids: tuple[int, ...] | None, **kwargs: Any) -> StepwiseBot:
+        return make_bot(settings=shards(settings, ids), **kwargs)
 
-    def tracked(ids: tuple[int, ...] | None, **kwargs: Any) -> StepwiseBot:
-        bot = make_bot(settings=shards(settings, ids), **kwargs)
-        bots.append(bot)
-        return bot
+    async with simulated(process_bot(None), shard_count=COUNT) as environment:
 
-    environment = simcord.Env(tracked(None), settle_timeout=SETTLE_TIMEOUT, shard_count=COUNT)
+        async def process(ids: tuple[int, ...] | None) -> StepwiseBot:
+            bot = process_bot(ids)
+            await environment.restart_bot(bot)
+            return bot
 
-    async def process(ids: tuple[int, ...] | None) -> StepwiseBot:
-        bot = tracked(ids)
-        await environment.restart_bot(bot)
-        return bot
-
-    environment.process = process  # type: ignore[attr-defined]
-    await environment.start()
-    try:
+        environment.process = process  # type: ignore[attr-defined]
         yield environment
-    finally:
-        try:
-            await environment.shutdown()
-        finally:
-            for bot in bots:
-                await bot.close()
-    environment._raise_errors_since(environment._errors_acknowledged)
 
 
 @dataclass
@@ -261,12 +249,6 @@ async def test_refusals_for_a_server_on_another_shard_are_recorded(sharded_env: 
     assert [m for m in hall.history() if m.author.bot] == []
 
 
-def message_text(message: discord.Message) -> str:
-    parts = [message.content]
-    for embed in message.embeds:
-        parts += [embed.title or "", embed.description or "", embed.footer.text or ""]
-        parts += [f"{f.name}\n{f.value}" for f in embed.fields]
-    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------- two processes at once on one database
