@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.config import Settings
 from bot.domain.plan import Plan
 from bot.domain.sharding import Ownership
+from bot.services.tracks import TrackCatalog
 from bot.tree import StepwiseTree
 from bot.ui.pager import PageSource
 from bot.ui.registry import register_components
@@ -76,6 +77,7 @@ class StepwiseBot(commands.AutoShardedBot):
         self.plan = plan
         self.clock: Clock = clock or discord.utils.utcnow
         self.db = Database(settings.database_target)
+        self.tracks = TrackCatalog(self.db, plan)  # the plans each server offers; plan 0 is `plan`
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.extension_names = extensions
         self.synced = False  # whether this start-up pushed the command tree to Discord

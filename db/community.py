@@ -1,7 +1,7 @@
 """Community storage: rankings from the per-member summary, study buddies, community settings, failures.
 
 Rankings read only `members` (all time) and `period_counts` (week / month), through the partial indexes
-`members_rank` and `period_rank_visible`, plus `rank_counts` (members per done count, kept by triggers on both
+`members_track_rank` and `period_rank_visible`, plus `rank_counts` (members per done count, kept by triggers on both
 engines) for ranks and totals; never the raw progress rows. The queries name `visible = 1` as a literal (not a
 bound parameter), so SQLite and PostgreSQL both see that the partial indexes apply.
 """
@@ -54,6 +54,7 @@ from bot.domain.paging import page_slice
 from bot.domain.progress import Status
 from bot.domain.sharding import Ownership
 from bot.domain.timeutil import Period, day_period_key, local_day_starts, parse_hhmm, period_key
+from bot.domain.tracks import BUNDLED, track_key
 from db.database import Database, to_db
 from db.dialects import upsert
 from db.shards import owned
@@ -81,15 +82,19 @@ _m, _pc, _rc, _p = members.c, period_counts.c, rank_counts.c, progress.c
 # ---------------------------------------------------------------------------------------------- rankings
 
 
-def _source(guild_id: int, key: str | None) -> tuple[Table, list[ColumnElement[bool]]]:
-    """The ranked rows of one period: (table, conditions). Hidden members are never in it."""
+def _source(guild_id: int, key: str | None, plan_id: int) -> tuple[Table, list[ColumnElement[bool]]]:
+    """The ranked rows of one period on one track: (table, conditions). Hidden members are never in it.
+
+    `key` None: all time, the members on track `plan_id`; else a period_counts key, which names its track
+    (bot.domain.tracks.track_key)."""
     if key is None:
-        return members, [_m.guild_id == guild_id, _m.visible == SHOWN, _m.done_count > literal_column("0")]
+        return members, [_m.guild_id == guild_id, _m.plan_id == plan_id, _m.visible == SHOWN,
+                         _m.done_count > literal_column("0")]
     return period_counts, [_pc.guild_id == guild_id, _pc.period == key, _pc.visible == SHOWN]
 
 
-def _top_query(guild_id: int, key: str | None, limit: int, offset: int) -> Select[Any]:
-    table, where = _source(guild_id, key)
+def _top_query(guild_id: int, key: str | None, limit: int, offset: int, plan_id: int = BUNDLED) -> Select[Any]:
+    table, where = _source(guild_id, key, plan_id)
     c = table.c
     return (select(c.user_id, c.done_count, c.reached_at).where(*where)
             .order_by(c.done_count.desc(), c.reached_at, c.user_id).limit(limit).offset(offset))
@@ -99,27 +104,36 @@ def _ranked(rows: Iterable[Any], offset: int) -> list[Ranked]:
     return [Ranked(offset + i + 1, int(r[0]), int(r[1]), r[2]) for i, r in enumerate(rows)]
 
 
-async def top(db: Database, guild_id: int, key: str | None, limit: int = 10, offset: int = 0) -> list[Ranked]:
-    """Ranked members of a period (`key` None = all time, else a period_counts key), best first."""
-    return _ranked(await db.fetchall(_top_query(guild_id, key, limit, offset)), offset)
+async def top(db: Database, guild_id: int, key: str | None, limit: int = 10, offset: int = 0, *,
+              plan_id: int = BUNDLED) -> list[Ranked]:
+    """Ranked members of a period (`key` None = all time on track `plan_id`, else a period_counts key), best
+    first."""
+    return _ranked(await db.fetchall(_top_query(guild_id, key, limit, offset, plan_id)), offset)
 
 
-def _ranked_count_query(guild_id: int, key: str | None) -> Select[Any]:
+def _histogram_key(key: str | None, plan_id: int) -> str:
+    return key if key is not None else track_key("all", plan_id)
+
+
+def _ranked_count_query(guild_id: int, key: str | None, plan_id: int = BUNDLED) -> Select[Any]:
     return select(func.coalesce(func.sum(_rc.members), 0)).where(_rc.guild_id == guild_id,
-                                                                  _rc.period == (key or "all"))
+                                                                  _rc.period == _histogram_key(key, plan_id))
 
 
-async def ranked_count(db: Database, guild_id: int, key: str | None) -> int:
+async def ranked_count(db: Database, guild_id: int, key: str | None, *, plan_id: int = BUNDLED) -> int:
     """How many members are ranked in a period (from the rank_counts histogram, not by counting members)."""
-    row = await db.fetchone(_ranked_count_query(guild_id, key))
+    row = await db.fetchone(_ranked_count_query(guild_id, key, plan_id))
     return int(row[0]) if row else 0
 
 
-def _standing_query(guild_id: int, user_id: int, key: str | None) -> Select[Any]:
-    """(visible, done, members ahead, members ranked) of one member, or no row when they never used the bot."""
-    table, where = _source(guild_id, key)
+def _standing_query(guild_id: int, user_id: int, key: str | None, plan_id: int = BUNDLED) -> Select[Any]:
+    """(visible, done, members ahead, members ranked) of one member, or no row when they never used the bot.
+    A member on another track reads as not ranked (done 0) on this track's all-time board."""
+    table, where = _source(guild_id, key, plan_id)
     if key is None:
-        me = select(_m.visible.label("v"), _m.done_count.label("d"), _m.reached_at.label("r")).where(
+        me = select(_m.visible.label("v"),
+                    case((_m.plan_id == plan_id, _m.done_count), else_=literal_column("0")).label("d"),
+                    _m.reached_at.label("r")).where(
             _m.guild_id == guild_id, _m.user_id == user_id).cte("me")
     else:
         mine = period_counts.alias("mine")
@@ -131,7 +145,7 @@ def _standing_query(guild_id: int, user_id: int, key: str | None) -> Select[Any]
     own_count = select(me.c.d).scalar_subquery()
     hist = (select(func.coalesce(func.sum(case((_rc.done_count > own_count, _rc.members))), 0).label("higher"),
                    func.coalesce(func.sum(_rc.members), 0).label("total"))
-            .where(_rc.guild_id == guild_id, _rc.period == (key or "all")).cte("hist"))
+            .where(_rc.guild_id == guild_id, _rc.period == _histogram_key(key, plan_id)).cte("hist"))
     c = table.c
     tied_before = (select(func.count()).select_from(table)
                    .where(*where, c.done_count == me.c.d,
@@ -147,15 +161,16 @@ def _own_standing(row: Any) -> OwnStanding:
     return OwnStanding(ahead + 1, done, False, total)
 
 
-async def standing(db: Database, guild_id: int, user_id: int, key: str | None) -> OwnStanding:
+async def standing(db: Database, guild_id: int, user_id: int, key: str | None, *,
+                   plan_id: int = BUNDLED) -> OwnStanding:
     """The member's own rank and count in a period, and how many members are ranked, in one query.
 
     Members ahead = those with a higher count (summed from rank_counts: one row per count) plus those with the
-    same count who reached it first (an index range of `members_rank` / `period_rank_visible`, which cover it).
+    same count who reached it first (an index range of `members_track_rank` / `period_rank_visible`, which cover it).
     """
-    row = await db.fetchone(_standing_query(guild_id, user_id, key))
+    row = await db.fetchone(_standing_query(guild_id, user_id, key, plan_id))
     if row is None:  # never used the bot here
-        return OwnStanding(None, 0, False, await ranked_count(db, guild_id, key))
+        return OwnStanding(None, 0, False, await ranked_count(db, guild_id, key, plan_id=plan_id))
     return _own_standing(row)
 
 
@@ -171,7 +186,7 @@ class BoardPage:
 
 
 async def board_page(db: Database, guild_id: int, user_id: int, period: Period, page: int, *, per_page: int,
-                     now: datetime, default_tz: ZoneInfo) -> BoardPage:
+                     now: datetime, default_tz: ZoneInfo, plan_id: int = BUNDLED) -> BoardPage:
     """A leaderboard page for `user_id` in one awaited hop (`Database.run_sync`): the server's zone (for a week
     or month), the caller's standing (as `standing`) and the page's rows (as `top`), read in one snapshot."""
 
@@ -180,22 +195,25 @@ async def board_page(db: Database, guild_id: int, user_id: int, period: Period, 
         if period != "all":
             found = _stored_zone(conn, guild_id)
             tz = ZoneInfo(found) if found else default_tz
-        key = period_storage_key(now, tz, period)
-        row = conn.execute(_standing_query(guild_id, user_id, key)).first()
+        stored = period_storage_key(now, tz, period)
+        key = None if stored is None else track_key(stored, plan_id)
+        row = conn.execute(_standing_query(guild_id, user_id, key, plan_id)).first()
         if row is None:  # never used the bot here
-            own = OwnStanding(None, 0, False, int(conn.execute(_ranked_count_query(guild_id, key)).scalar_one()))
+            own = OwnStanding(None, 0, False,
+                              int(conn.execute(_ranked_count_query(guild_id, key, plan_id)).scalar_one()))
         else:
             own = _own_standing(row)
         index, count, start = page_slice(own.total, page, per_page)
-        rows = _ranked(conn.execute(_top_query(guild_id, key, per_page, start)).all(), start)
+        rows = _ranked(conn.execute(_top_query(guild_id, key, per_page, start, plan_id)).all(), start)
         return BoardPage(tz, own, rows, index, count)
 
     return await db.run_sync(read, write=False)
 
 
-async def on_pace(db: Database, guild_id: int, expected: int) -> tuple[int, int]:
-    """(members with at least `expected` steps, members who ever used the bot), hidden members left out."""
-    shown = [_m.guild_id == guild_id, _m.visible == SHOWN]
+async def on_pace(db: Database, guild_id: int, expected: int, *, plan_id: int = BUNDLED) -> tuple[int, int]:
+    """(members with at least `expected` steps, members who ever used the bot), on one track, hidden members left
+    out."""
+    shown = [_m.guild_id == guild_id, _m.plan_id == plan_id, _m.visible == SHOWN]
     row = await db.fetchone(select(
         select(func.count()).select_from(members).where(*shown, _m.done_count >= expected).scalar_subquery(),
         select(func.count()).select_from(members).where(*shown).scalar_subquery(),
@@ -229,9 +247,12 @@ def _sqlite_new_counts(conn: Connection, guild_id: int, tz: ZoneInfo) -> tuple[s
         "WITH b AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS day, json_extract(value, '$[1]') AS start, "
         " json_extract(value, '$[2]') AS week, json_extract(value, '$[3]') AS month FROM json_each(:starts)), "
         "keyed AS MATERIALIZED (SELECT p.user_id, p.done_at, substr(p.done_at, 1, 10) AS day, "
-        " (SELECT MAX(b.start) FROM b WHERE b.day = substr(p.done_at, 1, 10) AND b.start <= p.done_at) AS start "
+        " (SELECT MAX(b.start) FROM b WHERE b.day = substr(p.done_at, 1, 10) AND b.start <= p.done_at) AS start, "
+        " (SELECT CASE WHEN m.plan_id = 0 THEN '' ELSE '@' || m.plan_id END FROM members m "
+        "  WHERE m.guild_id = p.guild_id AND m.user_id = p.user_id) AS sfx "
         " FROM progress p WHERE p.guild_id = :g AND p.status = 'done' AND p.done_at GLOB :shape), "
-        "days AS MATERIALIZED (SELECT k.user_id, k.done_at, b.week, b.month FROM keyed k "
+        "days AS MATERIALIZED (SELECT k.user_id, k.done_at, b.week || k.sfx AS week, b.month || k.sfx AS month "
+        " FROM keyed k "
         " JOIN b ON b.day = k.day AND b.start = k.start), "
         "new AS MATERIALIZED (SELECT week AS period, user_id, COUNT(*) AS done_count, MAX(done_at) AS reached_at "
         " FROM days "
@@ -249,13 +270,15 @@ _PG_NEW_COUNTS = (
     "WITH days AS MATERIALIZED (SELECT p.user_id, p.done_at, "
     " CASE WHEN p.done_at = '-infinity' THEN DATE '0001-01-01' WHEN p.done_at = 'infinity' THEN DATE '9999-12-31' "
     "  WHEN EXTRACT(YEAR FROM p.done_at AT TIME ZONE 'UTC') IN (1, 9999) THEN (p.done_at AT TIME ZONE 'UTC')::date "
-    "  ELSE (p.done_at AT TIME ZONE :tz)::date END AS day "
+    "  ELSE (p.done_at AT TIME ZONE :tz)::date END AS day, "
+    " (SELECT CASE WHEN m.plan_id = 0 THEN '' ELSE '@' || m.plan_id END FROM members m "
+    "  WHERE m.guild_id = p.guild_id AND m.user_id = p.user_id) AS sfx "
     " FROM progress p WHERE p.guild_id = :g AND p.status = 'done' AND p.done_at IS NOT NULL), "
     "new AS MATERIALIZED (SELECT "
-    " EXTRACT(ISOYEAR FROM day)::int || '-W' || lpad(EXTRACT(WEEK FROM day)::int::text, 2, '0') "
+    " EXTRACT(ISOYEAR FROM day)::int || '-W' || lpad(EXTRACT(WEEK FROM day)::int::text, 2, '0') || sfx "
     " AS period, user_id, COUNT(*) AS done_count, MAX(done_at) AS reached_at FROM days GROUP BY 1, 2 "
-    " UNION ALL SELECT EXTRACT(YEAR FROM day)::int || '-' || lpad(EXTRACT(MONTH FROM day)::int::text, 2, '0'), "
-    " user_id, COUNT(*), MAX(done_at) FROM days GROUP BY 1, 2) "
+    " UNION ALL SELECT EXTRACT(YEAR FROM day)::int || '-' || lpad(EXTRACT(MONTH FROM day)::int::text, 2, '0') "
+    " || sfx, user_id, COUNT(*), MAX(done_at) FROM days GROUP BY 1, 2) "
 )
 
 
@@ -424,11 +447,13 @@ def _recount_members(conn: Connection, guild_id: int, users: Iterable[int], tz: 
         rows_of = rows_of.where(_p.done_at.op("GLOB")(bindparam("shape", DONE_AT_SHAPE, type_=String)))
     for user in users:
         counts: dict[str, list[datetime]] = defaultdict(list)
+        plan_id = int(conn.execute(select(_m.plan_id).where(_m.guild_id == guild_id, _m.user_id == user))
+                      .scalar() or BUNDLED)
         for (moment,) in conn.execute(rows_of, {"u": user}):
             if moment is None:
                 continue  # not a date: counts nowhere, as in the full rebuild
             for kind in PERIOD_KINDS:
-                counts[period_key(moment, tz, kind)].append(moment)
+                counts[track_key(period_key(moment, tz, kind), plan_id)].append(moment)
         conn.execute(delete(period_counts).where(_pc.guild_id == guild_id, _pc.user_id == user))
         if counts:
             conn.execute(period_counts.insert(), [
@@ -497,7 +522,8 @@ async def change_timezone(db: Database, guild_id: int, tz: ZoneInfo, now: dateti
 # ---------------------------------------------------------------------------------------------- buddies
 
 
-async def buddies(db: Database, guild_id: int, step: int, exclude: int, limit: int = 30) -> tuple[list[Buddy], int]:
+async def buddies(db: Database, guild_id: int, step: int, exclude: int, limit: int = 30, *,
+                  plan_id: int = BUNDLED) -> tuple[list[Buddy], int]:
     """Visible members whose current step is `step` (most recently active first), and how many there are."""
     on_step = progress.alias("p")
     rows = list(await db.fetchall(
@@ -505,7 +531,8 @@ async def buddies(db: Database, guild_id: int, step: int, exclude: int, limit: i
         .select_from(members.outerjoin(on_step, and_(on_step.c.guild_id == _m.guild_id,
                                                      on_step.c.user_id == _m.user_id,
                                                      on_step.c.step == _m.current_step)))
-        .where(_m.guild_id == guild_id, _m.current_step == step, _m.visible == SHOWN, _m.user_id != exclude)
+        .where(_m.guild_id == guild_id, _m.plan_id == plan_id, _m.current_step == step, _m.visible == SHOWN,
+               _m.user_id != exclude)
         .order_by(_m.reached_at.desc(), _m.user_id).limit(limit)
     ))
     found = [tuple(r) for r in rows]
@@ -513,11 +540,12 @@ async def buddies(db: Database, guild_id: int, step: int, exclude: int, limit: i
     return [Buddy(int(r[0]), r[1] == Status.IN_PROGRESS.value) for r in found], total
 
 
-async def nearby_steps(db: Database, guild_id: int, step: int, exclude: int, radius: int = 3) -> dict[int, int]:
+async def nearby_steps(db: Database, guild_id: int, step: int, exclude: int, radius: int = 3, *,
+                       plan_id: int = BUNDLED) -> dict[int, int]:
     """How many visible members are on each step within `radius` of `step` (for an empty /buddies)."""
     rows = await db.fetchall(
         select(_m.current_step, func.count())
-        .where(_m.guild_id == guild_id, _m.visible == SHOWN, _m.user_id != exclude,
+        .where(_m.guild_id == guild_id, _m.plan_id == plan_id, _m.visible == SHOWN, _m.user_id != exclude,
                _m.current_step.between(step - radius, step + radius))
         .group_by(_m.current_step)
     )

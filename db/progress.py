@@ -51,9 +51,10 @@ from bot.domain.changes import ChangeResult as ChangeResult  # noqa: PLC0414
 from bot.domain.changes import StepChange as StepChange  # noqa: PLC0414
 from bot.domain.marking import StepDiff
 from bot.domain.progress import MemberProgress, Status, StepState
+from bot.domain.tracks import BUNDLED, track_key
 from db.database import Database, from_db
 from db.dialects import upsert
-from db.tables import guild_settings, history, members, period_counts, progress
+from db.tables import guild_settings, history, members, period_counts, plans, progress
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,19 @@ def _member(rows: Sequence[Sequence[Any]], guild_id: int, user_id: int) -> Membe
 _G = bindparam("g", type_=BigInteger)
 _U = bindparam("u", type_=BigInteger)
 _OF_MEMBER = (members.c.guild_id == _G, members.c.user_id == _U)
-_OF_HISTORY = (history.c.guild_id == _G, history.c.user_id == _U)
+# Undo and redo stay on the member's current track: a batch made on another track waits until they are back.
+_MEMBER_PLAN = func.coalesce(select(members.c.plan_id).where(*_OF_MEMBER).scalar_subquery(), BUNDLED)
+_OF_HISTORY = (history.c.guild_id == _G, history.c.user_id == _U, history.c.plan_id == _MEMBER_PLAN)
+
+
+def default_plan_of(guild_id: Any) -> Any:
+    """The track a new member of the server starts on: the server's default plan while it exists, else plan 0."""
+    return func.coalesce(
+        select(plans.c.plan_id)
+        .select_from(guild_settings.join(plans, and_(plans.c.guild_id == guild_settings.c.guild_id,
+                                                     plans.c.plan_id == guild_settings.c.default_plan)))
+        .where(guild_settings.c.guild_id == guild_id, plans.c.removed_at.is_(None))
+        .scalar_subquery(), BUNDLED)
 
 
 def _load_statement(*head: Any) -> Any:
@@ -148,6 +161,8 @@ _LOAD_FOR_WRITE = _load_statement(
     .scalar_subquery().label("next_batch"),
     exists().where(*_OF_HISTORY, history.c.undone == 1).label("has_undone"),
     select(guild_settings.c.timezone).where(guild_settings.c.guild_id == _G).scalar_subquery().label("tz"),
+    select(members.c.plan_id).where(*_OF_MEMBER).scalar_subquery().label("plan_id"),
+    default_plan_of(_G).label("default_plan"),
 )
 
 
@@ -168,6 +183,7 @@ class _Loaded:
     next_batch: int
     has_undone: bool
     tz: ZoneInfo
+    plan_id: int  # the member's track (the server's default for a member without a row yet)
 
 
 _LOCK_MEMBER = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
@@ -192,8 +208,9 @@ def _load_for_write(conn: Connection, guild_id: int, user_id: int, default_tz: Z
     """Inside `Database.run_sync`, in the write transaction, after `_lock_member`."""
     rows = conn.execute(_LOAD_FOR_WRITE, {"g": guild_id, "u": user_id}).all()
     head = rows[0]
+    plan_id = head[9] if head[9] is not None else head[10]
     return _Loaded(_member(rows, guild_id, user_id), int(head[6]), bool(head[7]),
-                   _readable_zone(head[8], default_tz))
+                   _readable_zone(head[8], default_tz), int(plan_id or BUNDLED))
 
 
 # ---------------------------------------------------------------------- writing a plan
@@ -201,7 +218,8 @@ def _load_for_write(conn: Connection, guild_id: int, user_id: int, default_tz: Z
 def _ensure_member(guild_id: int, user_id: int, now: datetime) -> Insert:
     """The member's row if they have none (a member with nothing done), nothing otherwise."""
     return (upsert(members)
-            .values(guild_id=guild_id, user_id=user_id, reached_at=EPOCH, created_at=now)
+            .values(guild_id=guild_id, user_id=user_id, reached_at=EPOCH, created_at=now,
+                    plan_id=default_plan_of(guild_id))
             .on_conflict_do_nothing(index_elements=["guild_id", "user_id"]))
 
 
@@ -257,7 +275,8 @@ def _write(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *
     # The member row first (progress and history reference it), with its new summary.
     conn.execute(_upsert_summaries(), {
         "guild_id": guild_id, "user_id": user_id, "done_count": summary.done_count,
-        "reached_at": summary.reached_at or EPOCH, "current_step": summary.current_step, "created_at": now})
+        "reached_at": summary.reached_at or EPOCH, "current_step": summary.current_step, "created_at": now,
+        "plan_id": loaded.plan_id})
     if plan.deletes:
         conn.execute(_DELETE_STEP, [{**key, "s": step} for step in plan.deletes])
     if plan.upserts:
@@ -273,11 +292,14 @@ def _write(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *
                  "before_status": h.before_status.value if h.before_status else None,
                  "before_note": h.before_note, "before_done_at": h.before_done_at,
                  "after_status": h.after_status.value if h.after_status else None,
-                 "after_note": h.after_note, "after_done_at": h.after_done_at, "at": now, "undone": 0}
+                 "after_note": h.after_note, "after_done_at": h.after_done_at, "at": now, "undone": 0,
+                 "plan_id": loaded.plan_id}
                 for h in plan.history])
-    counted = [{"guild_id": guild_id, "period": p.period, "user_id": user_id, "done_count": p.done_count,
-                "reached_at": p.reached_at} for p in plan.periods if p.done_count and p.reached_at]
-    emptied = [{**key, "p": p.period} for p in plan.periods if not (p.done_count and p.reached_at)]
+    counted = [{"guild_id": guild_id, "period": track_key(p.period, loaded.plan_id), "user_id": user_id,
+                "done_count": p.done_count, "reached_at": p.reached_at}
+               for p in plan.periods if p.done_count and p.reached_at]
+    emptied = [{**key, "p": track_key(p.period, loaded.plan_id)} for p in plan.periods
+               if not (p.done_count and p.reached_at)]
     if counted:
         conn.execute(_upsert_periods(), counted)
     if emptied:

@@ -46,6 +46,7 @@ guild_settings = Table(
     "guild_settings", metadata,
     Column("guild_id", BigInteger, primary_key=True, autoincrement=False),
     Column("timezone", Text),
+    Column("default_plan", Integer),  # the track new members start on (plans.plan_id); NULL: the bundled plan
 )
 
 members = Table(
@@ -60,12 +61,15 @@ members = Table(
     Column("current_step", Integer, nullable=False, server_default=text("1")),
     Column("visible_choice", Integer, nullable=False, server_default=text("1")),
     Column("left_at", Instant),
+    # The member's current track: 0 the bundled plan, else plans.plan_id. progress, the summary above, history
+    # and period_counts hold this track; the other tracks' step states wait in parked_progress (revision 0002).
+    Column("plan_id", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("guild_id", "user_id"),
 )
-Index("members_rank", members.c.guild_id, members.c.done_count.desc(), members.c.reached_at, members.c.user_id,
-      members.c.visible, sqlite_where=text("visible = 1"), postgresql_where=text("visible = 1"))
-Index("members_by_step", members.c.guild_id, members.c.current_step, members.c.reached_at,
+Index("members_track_rank", members.c.guild_id, members.c.plan_id, members.c.done_count.desc(),
+      members.c.reached_at, members.c.user_id, members.c.visible,
       sqlite_where=text("visible = 1"), postgresql_where=text("visible = 1"))
+Index("members_track_step", members.c.guild_id, members.c.plan_id, members.c.current_step, members.c.reached_at)
 
 progress = Table(
     "progress", metadata,
@@ -97,6 +101,7 @@ history = Table(
     Column("after_done_at", Instant),
     Column("at", Instant, nullable=False),
     Column("undone", Integer, nullable=False, server_default=text("0")),
+    Column("plan_id", Integer, nullable=False, server_default=text("0")),  # the track the change was made on
     _member_fk(),
 )
 Index("history_member", history.c.guild_id, history.c.user_id, history.c.undone, history.c.batch)
@@ -265,3 +270,37 @@ milestones = Table(
     PrimaryKeyConstraint("guild_id", "user_id", "milestone"),
     CheckConstraint("announce IN ('claimed', 'posted', 'failed', 'skipped')", name="milestones_announce"),
 )
+
+plans = Table(
+    "plans", metadata,  # a server's own plans (tracks); plan 0, the bundled plan, is not stored
+    _id("guild_id"),
+    Column("plan_id", Integer, nullable=False, autoincrement=False),  # 1, 2, ... per server, never reused
+    Column("name", Text, nullable=False),
+    Column("name_key", Text, nullable=False),  # casefolded name: unique among a server's plans not removed
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("title", Text, nullable=False),
+    Column("steps", Integer, nullable=False),
+    Column("source", Text, nullable=False),  # the uploaded Markdown, as validated
+    Column("uploaded_at", Instant, nullable=False),
+    Column("uploaded_by", BigInteger),
+    Column("removed_at", Instant),
+    PrimaryKeyConstraint("guild_id", "plan_id"),
+    CheckConstraint("plan_id >= 1", name="plans_id"),
+)
+Index("plans_name", plans.c.guild_id, plans.c.name_key, unique=True,
+      sqlite_where=text("removed_at IS NULL"), postgresql_where=text("removed_at IS NULL"))
+
+parked_progress = Table(
+    "parked_progress", metadata,  # step states of tracks a member is not on now, and of steps a plan dropped
+    _id("guild_id"),
+    _id("user_id"),
+    Column("plan_id", Integer, nullable=False, autoincrement=False),
+    Column("step", Integer, nullable=False, autoincrement=False),
+    Column("status", Text, nullable=False),
+    Column("note", Text),
+    Column("updated_at", Instant, nullable=False),
+    Column("done_at", Instant),
+    PrimaryKeyConstraint("guild_id", "user_id", "plan_id", "step"),
+    _member_fk(),
+)
+Index("parked_by_plan", parked_progress.c.guild_id, parked_progress.c.plan_id, parked_progress.c.step)

@@ -248,7 +248,7 @@ async def test_the_tie_count_of_a_rank_reads_only_the_ranking_index(db: Database
     """The members tied with the caller are counted from a covering index, not row by row from the table."""
     await done(db, 1, [1, 2], T0)
     plan = await db.run_sync(lambda conn: plan_of(conn, _standing_query(G, 1, key)), write=False)
-    index = "members_rank" if key is None else "period_rank_visible"
+    index = "members_track_rank" if key is None else "period_rank_visible"
     if db.dialect == "sqlite":
         assert f"USING COVERING INDEX {index}" in plan, plan
     else:
@@ -260,7 +260,7 @@ async def test_the_top_of_a_board_reads_the_ranking_index_in_order(db: Database,
     """The top 10 is the first entries of the partial ranking index: no sort, no scan of the table."""
     await done(db, 1, [1, 2], T0)
     plan = await db.run_sync(lambda conn: plan_of(conn, _top_query(G, key, 10, 0)), write=False)
-    index = "members_rank" if key is None else "period_rank_visible"
+    index = "members_track_rank" if key is None else "period_rank_visible"
     assert "TEMP B-TREE" not in plan, plan
     assert "Sort" not in plan, plan
     if db.dialect == "sqlite":

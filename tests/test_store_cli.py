@@ -154,7 +154,8 @@ def test_db_copy_moves_a_sqlite_store_to_postgresql(clean_env: Path, pg_server: 
             async with db.transaction() as conn:
                 h = tables.history
                 result = await conn.execute(insert(h).values(guild_id=GUILD, user_id=ALICE, batch=3, step=3,
-                                                             at=after["history"][0][-2]).returning(h.c.id))
+                                                             at=after["history"][0][list(h.c.keys()).index("at")])
+                                        .returning(h.c.id))
                 return int(result.scalar_one())
         finally:
             await db.close()

@@ -1,0 +1,57 @@
+"""Tracks: the plans a server offers (the bundled plan, plan 0, and the plans its admins uploaded). Pure rules.
+
+A member follows one track at a time. The store keeps the current track's progress in the live tables and the
+others' parked; ranking keys carry the track (`track_key`), so each track has its own leaderboards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.plan import Plan
+
+BUNDLED = 0  # plan id of the bundled plan: every server has it, nobody needs to upload it
+
+
+def track_key(key: str, plan_id: int) -> str:
+    """The ranking key of a period ('all', '2026-W05', '2026-02') on a track: plan 0 keeps the key as it is, so a
+    server that never uploads a plan stores exactly what it did before tracks."""
+    return key if plan_id == BUNDLED else f"{key}@{plan_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    plan_id: int
+    name: str
+    plan: Plan
+    version: int = 1
+    uploaded_at: datetime | None = None
+
+    @property
+    def bundled(self) -> bool:
+        return self.plan_id == BUNDLED
+
+    @property
+    def label(self) -> str:
+        """How replies name the track: its name, with the plan's title when they differ."""
+        return self.name if self.name.casefold() == self.plan.title.casefold() else f"{self.name} ({self.plan.title})"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackStanding:
+    """A member's place on one track, for /track list."""
+
+    track: Track
+    done: int
+    current: bool
+    members: int  # members whose current track it is
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.track.plan.total) if self.track.plan.total else 0
+
+
+def share(done: int, total: int) -> float:
+    """Done steps as a fraction of a track's steps (scope:all ranks by it)."""
+    return done / total if total else 0.0
