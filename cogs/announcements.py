@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.app import StepwiseBot
 from bot.domain.progress import completions
+from bot.domain.tracks import milestone_key, milestone_phase
 from bot.services.posts import Board, LeaderboardPosts, Refused, Sent
 from bot.ui.community_views import (
     BOARD_TITLE,
@@ -20,6 +21,7 @@ from bot.ui.community_views import (
     milestone_text,
     missing_send,
     scheduled_post_embed,
+    track_post_embed,
 )
 from bot.ui.names import member_names
 from db.community import get_settings, record_failure
@@ -37,6 +39,7 @@ class Announcements(commands.Cog):
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
         self.posts = LeaderboardPosts(bot.db, self, default_tz=bot.settings.tz, plan_total=bot.plan.total,
+                                      tracks=bot.tracks,
                                       ownership=bot.ownership)
 
     async def cog_load(self) -> None:
@@ -60,11 +63,15 @@ class Announcements(commands.Cog):
         missing = missing_send(channel, channel.guild.me)
         if missing:
             return Refused(f"I am missing {', '.join(missing)} in {channel.mention}.")
-        names = await member_names(channel.guild, [r.user_id for r in (*board.rows, *board.movers)])
+        ranked = [r.user_id for r in (*board.rows, *board.movers)]
+        ranked += [r.user_id for t in board.tracks for r in (*t.rows, *t.movers)]
+        names = await member_names(channel.guild, ranked)
         embed = scheduled_post_embed(board.rows, board.movers, board.movers_label, cohort_line=board.cohort_line,
-                                     slot=board.slot, late=board.late, names=names)
+                                     slot=board.slot, late=board.late, names=names, track=board.track_name)
+        embeds = [embed] + [track_post_embed(t.name, t.total, t.rows, t.movers, t.movers_label, names=names)
+                            for t in board.tracks]
         try:
-            message = await channel.send(embed=embed, nonce=nonce)
+            message = await channel.send(embeds=embeds, nonce=nonce)
         except discord.Forbidden as error:
             return Refused(f"Discord refused the post in {channel.mention}: {error.text or 'missing permission'}.")
         except discord.HTTPException as error:
@@ -106,7 +113,8 @@ class Announcements(commands.Cog):
         one that could not be given is tried again the next time the member completes that milestone. A hidden
         member gets no role (roles show in the member list); after showing again, the next completion gives it.
         """
-        plan = self.bot.plan
+        track = await self.bot.tracks.current(guild_id, user_id)  # the change was made on the member's track
+        plan = track.plan
         done = completions(plan, result.before.done, result.after.done)
         if not done.phases and not done.plan:
             return
@@ -117,14 +125,19 @@ class Announcements(commands.Cog):
         # shard 0): announce and give roles through Discord's API, without the server's cache.
         settings = await get_settings(self.bot.db, guild_id)
         now = self.bot.clock()
-        reached = [p.number for p in done.phases] + ([0] if done.plan else [])
+        # Milestones are per track: the keys of an own plan's phases are apart from the bundled plan's.
+        reached = [milestone_key(track.plan_id, p.number) for p in done.phases] + (
+            [milestone_key(track.plan_id, 0)] if done.plan else [])
         channel_id = settings.milestones_channel
         announce = bool(channel_id) and result.after.visible  # hidden members are not announced
         skip = None if announce else ("hidden" if not result.after.visible else "no milestones channel")
         claimed = await claim_milestones(self.bot.db, guild_id, user_id, reached, now, announce=announce,
                                          skip_reason=skip)
         if claimed and channel_id:
-            text = milestone_text(user_id, [p for p in done.phases if p.number in claimed], plan, 0 in claimed)
+            phases = {milestone_phase(key)[1] for key in claimed}
+            named = None if track.bundled and not await self.bot.tracks.has_own(guild_id) else track.name
+            text = milestone_text(user_id, [p for p in done.phases if p.number in phases], plan, 0 in phases,
+                                  track=named)
             message_id, problem = await self._announce(guild, channel_id, text) if guild is not None \
                 else await self._announce_uncached(guild_id, channel_id, text)
             await record_announcement(self.bot.db, guild_id, user_id, claimed, message_id=message_id,

@@ -20,7 +20,7 @@ from bot.domain.timeutil import local_date, parse_hhmm, resolve_timezone, search
 from bot.services.membership import Membership, check_member, member_left, member_returned
 from bot.services.reminders import ChannelGone, DmsClosed, ReminderDispatcher, ReminderMessage, Unbuildable
 from bot.tree import send_ephemeral
-from bot.ui.plan_views import SUCCESS
+from bot.ui.plan_views import SUCCESS, escape
 from bot.ui.reminders import (
     MEMBERSHIP_UNKNOWN,
     OFF,
@@ -89,8 +89,8 @@ class DiscordSender(DiscordMembers):
         try:
             content = DmContent(message.guild_id, guild.name if guild else "your server", message.user_id,
                                 message.kind, message.for_date, message.schedule, message.step, message.done,
-                                message.streak)
-            lead, embed, view = reminder_dm(self.bot.plan, content)
+                                message.streak, message.plan_id, message.track_name)
+            lead, embed, view = reminder_dm(message.plan or self.bot.plan, content)
         except Exception as error:
             raise Unbuildable(str(error)) from error
         channel = self.bot.get_partial_messageable(channel_id, type=discord.ChannelType.private)
@@ -124,7 +124,8 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
         self.dispatcher = ReminderDispatcher(bot.db, bot.plan, DiscordSender(bot),
-                                             stopping=lambda: bot.draining, ownership=bot.ownership)
+                                             stopping=lambda: bot.draining, ownership=bot.ownership,
+                                             tracks=bot.tracks)
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -259,7 +260,13 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
         today = local_date(now, tz)
         colour: discord.Colour | None = None
         if button.action == "done":
-            step = self.bot.plan.get(button.step)
+            track = await self.bot.tracks.current(guild_id, user_id)
+            if track.plan_id != button.plan_id:
+                await send_ephemeral(interaction, f"This reminder was for another track; you follow "
+                                                  f"**{escape(track.name)}** now. Try `/plan next` in the server.")
+                return
+            plan = track.plan
+            step = plan.get(button.step)
             if step is None:
                 await send_ephemeral(interaction, f"Step {button.step} is no longer in the plan: "
                                                   "try `/plan next` in the server.")
@@ -269,8 +276,8 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
             if result.changed:
                 self.bot.dispatch("progress_changed", guild_id, user_id, result)
             await store.record_action(db, guild_id, user_id, button.day, "done")
-            following = current_step(self.bot.plan, result.after.states)
-            line = (f"✅ **Step {step.number} marked done** ({result.after.done_count}/{self.bot.plan.total})."
+            following = current_step(plan, result.after.states)
+            line = (f"✅ **Step {step.number} marked done** ({result.after.done_count}/{plan.total})."
                     if result.changed else f"✅ Step {step.number} was already done.")
             line += f" Next up: **{following.number}. {following.title}**" if following else " That was the last one!"
             colour = SUCCESS

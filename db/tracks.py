@@ -351,3 +351,18 @@ async def parked_done(db: Database, guild_id: int, user_id: int) -> Mapping[int,
     for plan_id, step in (tuple(r) for r in rows):
         found.setdefault(int(plan_id), set()).add(int(step))
     return found
+
+
+async def member_plans(db: Database, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """(guild, user) -> the member's track, for many members at once (the reminder tick): one query per server.
+    Members without a row are left out (the caller uses the server's default)."""
+    by_guild: dict[int, list[int]] = {}
+    for guild_id, user_id in keys:
+        by_guild.setdefault(guild_id, []).append(user_id)
+    found: dict[tuple[int, int], int] = {}
+    for guild_id, users in by_guild.items():
+        rows = await db.fetchall(select(_m.user_id, _m.plan_id).where(_m.guild_id == guild_id,
+                                                                      _m.user_id.in_(users)))
+        for user_id, plan_id in (tuple(r) for r in rows):
+            found[(guild_id, int(user_id))] = int(plan_id)
+    return found

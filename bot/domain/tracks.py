@@ -55,3 +55,17 @@ class TrackStanding:
 def share(done: int, total: int) -> float:
     """Done steps as a fraction of a track's steps (scope:all ranks by it)."""
     return done / total if total else 0.0
+
+
+MILESTONE_STRIDE = 1000  # a plan has at most 500 phases: milestone keys of track p are p * 1000 + phase
+
+
+def milestone_key(plan_id: int, phase: int) -> int:
+    """The stored key of a milestone (phase number; 0 = the whole plan) on a track: plan 0 keeps the phase
+    number as it is, so the milestones and milestone roles of a server without own plans are unchanged."""
+    return plan_id * MILESTONE_STRIDE + phase
+
+
+def milestone_phase(key: int) -> tuple[int, int]:
+    """(plan id, phase) of a stored milestone key."""
+    return divmod(key, MILESTONE_STRIDE)

@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 from bot.domain.community import LATE_LIMIT, Ranked, due_slots, period_storage_key, previous_week_key
 from bot.domain.sharding import Ownership
 from bot.domain.timeutil import local_date
+from bot.domain.tracks import BUNDLED, track_key
+from bot.services.tracks import TrackCatalog
 from db.community import DuePost, due_posts, get_settings, on_pace, top
 from db.database import Database
 from db.posts import PostClaim, claim_slot, record_posted, record_problem, stale_claims, start_retry
@@ -46,6 +48,20 @@ def _utc(instant: datetime) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackBoard:
+    """The board of one of a server's own plans (a track), posted beside the bundled plan's."""
+
+    name: str
+    total: int  # the track's steps
+    rows: Sequence[Ranked]
+    movers: Sequence[Ranked]
+    movers_label: str
+
+
+MAX_TRACK_BOARDS = 9  # one message holds 10 embeds: the bundled plan's board and nine tracks'
+
+
+@dataclass(frozen=True, slots=True)
 class Board:
     """What one scheduled post shows (the sender renders it)."""
 
@@ -55,6 +71,8 @@ class Board:
     movers: Sequence[Ranked]
     movers_label: str  # "this week" / "last week"
     cohort_line: str | None
+    tracks: Sequence[TrackBoard] = ()  # the server's own plans with somebody ranked on them, oldest first
+    track_name: str | None = None  # the bundled plan's name, when there are track boards beside it
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +99,9 @@ class LeaderboardPosts:
     """The scheduled-post use case: `tick(now)` is the scheduled job."""
 
     def __init__(self, db: Database, sender: PostSender, *, default_tz: ZoneInfo, plan_total: int,
-                 ownership: Ownership | None = None) -> None:
+                 ownership: Ownership | None = None, tracks: TrackCatalog | None = None) -> None:
         self.db = db
+        self.tracks = tracks  # the server's own plans get a board each (None: the bundled plan's only)
         self.ownership = ownership or Ownership.everything()  # only these shards' servers' posts
         self.sender = sender
         self.default_tz = default_tz
@@ -160,11 +179,7 @@ class LeaderboardPosts:
     async def _board(self, claim: PostClaim) -> Board:
         guild_id, slot = claim.guild_id, claim.slot
         tz = await get_guild_timezone(self.db, guild_id, self.default_tz)
-        rows = await top(self.db, guild_id, None, 10)
-        movers = await top(self.db, guild_id, period_storage_key(slot, tz, "week"), 5)
-        label = "this week"
-        if not movers:
-            movers, label = await top(self.db, guild_id, previous_week_key(slot, tz), 5), "last week"
+        rows, movers, label = await self._ranked(guild_id, slot, tz, BUNDLED)
         settings = await get_settings(self.db, guild_id)
         cohort_line = None
         if settings.cohort:
@@ -172,4 +187,24 @@ class LeaderboardPosts:
             ahead, members = await on_pace(self.db, guild_id, expected)
             cohort_line = (f"**{ahead}** of {members} members are on pace or ahead "
                            f"(at least {expected} step{'' if expected == 1 else 's'} by today).")
-        return Board(slot, claim.late, rows, movers, label, cohort_line)
+        boards: list[TrackBoard] = []
+        name = None
+        if self.tracks is not None:
+            own = [t for t in await self.tracks.tracks(guild_id) if not t.bundled]
+            for track in own[:MAX_TRACK_BOARDS]:
+                t_rows, t_movers, t_label = await self._ranked(guild_id, slot, tz, track.plan_id)
+                if t_rows:
+                    boards.append(TrackBoard(track.name, track.plan.total, t_rows, t_movers, t_label))
+            name = self.tracks.bundled.name if boards else None
+        return Board(slot, claim.late, rows, movers, label, cohort_line, tuple(boards), name)
+
+    async def _ranked(self, guild_id: int, slot: datetime, tz: ZoneInfo,
+                      plan_id: int) -> tuple[list[Ranked], list[Ranked], str]:
+        """Top 10 of one track, its movers this week (else last week), and which week that is."""
+        rows = await top(self.db, guild_id, None, 10, plan_id=plan_id)
+        movers = await top(self.db, guild_id, track_key(period_storage_key(slot, tz, "week") or "", plan_id), 5)
+        label = "this week"
+        if not movers:
+            movers, label = await top(self.db, guild_id, track_key(previous_week_key(slot, tz), plan_id), 5), \
+                "last week"
+        return rows, movers, label

@@ -42,6 +42,8 @@ from bot.domain.reminders import (
 )
 from bot.domain.sharding import Ownership
 from bot.domain.timeutil import local_date
+from bot.domain.tracks import Track
+from bot.services.tracks import TrackCatalog
 from db import reminders as store
 from db.database import Database
 
@@ -81,6 +83,9 @@ class ReminderMessage:
     step: Step | None  # None: the member finished the plan
     done: int
     streak: Streak
+    plan: Plan | None = None  # the member's track's plan (None: the dispatcher's plan)
+    plan_id: int = 0  # the member's track (0: the bundled plan)
+    track_name: str | None = None  # named in the DM when it is a server's own plan
 
 
 class Sender(Protocol):
@@ -119,8 +124,10 @@ class ReminderDispatcher:
 
     def __init__(self, db: Database, plan: Plan, sender: Sender, *, window: SendWindow | None = None,
                  senders: int = SENDERS, chunk: int = CHUNK, batch: int = BATCH, grace: timedelta = CLAIM_GRACE,
-                 stopping: Callable[[], bool] | None = None, ownership: Ownership | None = None) -> None:
+                 stopping: Callable[[], bool] | None = None, ownership: Ownership | None = None,
+                 tracks: TrackCatalog | None = None) -> None:
         self.db = db
+        self.tracks = tracks  # each member's track (None: everyone follows `plan`)
         self.ownership = ownership or Ownership.everything()  # only these shards' servers' reminders
         self.plan = plan
         self.sender = sender
@@ -133,6 +140,7 @@ class ReminderDispatcher:
         self._stopped = False
         self.online_since: datetime | None = None  # start of the current stretch of ticks without a gap
         self._ticked_until: datetime | None = None
+        self._tracks: dict[tuple[int, int], Track] = {}
         self._last_prune: str | None = None
 
     def stop(self) -> None:
@@ -150,6 +158,7 @@ class ReminderDispatcher:
         if self.online_since is None or (self._ticked_until is not None
                                          and now - self._ticked_until > DOWNTIME_GAP):
             self.online_since = now  # first tick of this process, or after a stretch without ticks
+        self._tracks.clear()  # read again each tick: members switch tracks, plans are updated
         try:
             after: tuple[str, int, int] | None = None
             while not self.stopping:
@@ -212,6 +221,9 @@ class ReminderDispatcher:
             try:
                 states = await store.progress_of(self.db, [(j.reminder.guild_id, j.reminder.user_id)
                                                            for j in to_send])
+                if self.tracks is not None:
+                    self._tracks.update(await self.tracks.for_members([(j.reminder.guild_id, j.reminder.user_id)
+                                                                   for j in to_send]))
             except Exception:
                 log.exception("cannot read progress for %d reminders; their claims are retried after %s",
                               len(to_send), self.grace)
@@ -252,11 +264,15 @@ class ReminderDispatcher:
     def _message(self, job: _Job, states: dict[int, StepState], now: datetime) -> ReminderMessage:
         reminder, delivery = job.reminder, job.delivery
         tz = reminder.schedule.tz
-        step = current_step(self.plan, states)
+        track = self._tracks.get((reminder.guild_id, reminder.user_id)) if self.tracks is not None else None
+        plan = track.plan if track is not None else self.plan
+        step = current_step(plan, states)
         done_times = [s.done_at for s in states.values() if s.status is Status.DONE and s.done_at]
         return ReminderMessage(reminder.guild_id, reminder.user_id, delivery.kind or DeliveryKind.DAILY,
                                job.claim.for_date, reminder.schedule, step, len(done_times),
-                               streaks(done_times, tz, local_date(now, tz)))
+                               streaks(done_times, tz, local_date(now, tz)), plan,
+                               track.plan_id if track is not None else 0,
+                               None if track is None or track.bundled else track.name)
 
     async def _send_one(self, job: _Job, states: dict[int, StepState], now: datetime) -> store.TickResult:
         """One member's delivery, fully isolated: never raises (except cancellation)."""

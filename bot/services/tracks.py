@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -106,6 +107,22 @@ class TrackCatalog:
     async def by_id(self, guild_id: int, plan_id: int) -> Track:
         """The track of a stored plan id (a button made earlier): the bundled plan when it is gone."""
         return await self.get(guild_id, plan_id) or self.bundled
+
+    async def for_members(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Track]:
+        """(guild, user) -> the member's track, for many members at once (the reminder tick): one query per
+        server, plans read once per (server, plan)."""
+        stored = await tracks_db.member_plans(self.db, keys)
+        resolved: dict[tuple[int, int], Track] = {}
+        found: dict[tuple[int, int], Track] = {}
+        for guild_id, user_id in keys:
+            plan_id = stored.get((guild_id, user_id))
+            if plan_id is None:
+                plan_id = await tracks_db.default_plan(self.db, guild_id) if (guild_id, -1) not in resolved \
+                    else resolved[(guild_id, -1)].plan_id
+            if (guild_id, plan_id) not in resolved:
+                resolved[(guild_id, plan_id)] = await self.by_id(guild_id, plan_id)
+            found[(guild_id, user_id)] = resolved[(guild_id, plan_id)]
+        return found
 
     # ------------------------------------------------------------------ members
 

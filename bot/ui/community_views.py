@@ -13,7 +13,7 @@ from bot.domain.plan import Phase, Plan, Step
 from bot.domain.timeutil import Period, period_start
 from bot.ui.names import names_for_mentions, unknown_label
 from bot.ui.pager import Page
-from bot.ui.plan_views import BRAND, SUCCESS
+from bot.ui.plan_views import BRAND, SUCCESS, escape
 
 BOARD_TITLE = "🏆 Leaderboard"  # the scheduled post's title: how a retry recognises a post already made
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
@@ -105,13 +105,15 @@ def buddies_embed(step: Step, buddies: Sequence[Buddy], total: int, nearby: Mapp
 
 def scheduled_post_embed(rows: Sequence[Ranked], movers: Sequence[Ranked], movers_label: str, *,
                          cohort_line: str | None, slot: datetime, late: bool,
-                         names: Mapping[int, str] | None = None) -> discord.Embed:
+                         names: Mapping[int, str] | None = None, track: str | None = None) -> discord.Embed:
     """The scheduled post. `names`: escaped display names (bot.ui.names); in an embed a mention of a member the
     reader's client has not loaded shows as "@unknown-user", so names are what a big server can read."""
     shown = names or {}
     embed = discord.Embed(title=BOARD_TITLE, colour=BRAND, timestamp=slot)
     embed.description = ("\n".join(ranked_line(r, name=shown.get(r.user_id)) for r in rows) if rows
                          else "Nobody has finished a step yet. `/plan next` shows where to start.")
+    if track:  # the server has tracks: this first board is the bundled plan's, the tracks' follow
+        embed.description = f"**{escape(track)}**\n{embed.description}"
     if movers:
         embed.add_field(name=f"🚀 Moved most {movers_label}",
                         value="\n".join(f"{shown.get(r.user_id, f'<@{r.user_id}>')} · +{r.done}" for r in movers),
@@ -125,14 +127,32 @@ def scheduled_post_embed(rows: Sequence[Ranked], movers: Sequence[Ranked], mover
     return embed
 
 
-def milestone_text(user_id: int, phases: Sequence[Phase], plan: Plan, finished: bool) -> str:
+def track_post_embed(name: str, total: int, rows: Sequence[Ranked], movers: Sequence[Ranked], movers_label: str,
+                     *, names: Mapping[int, str] | None = None) -> discord.Embed:
+    """One track's board under the scheduled post (the first embed keeps the post's title and slot)."""
+    shown = names or {}
+    embed = discord.Embed(title=f"Track: {escape(name)}"[:256], colour=BRAND)
+    embed.description = "\n".join(ranked_line(r, name=shown.get(r.user_id)) for r in rows)[:4000] + \
+        f"\n-# out of {total} steps · `/leaderboard track:` for the whole board"
+    if movers:
+        embed.add_field(name=f"🚀 Moved most {movers_label}",
+                        value="\n".join(f"{shown.get(r.user_id, f'<@{r.user_id}>')} · +{r.done}"
+                                        for r in movers)[:1024], inline=False)
+    return embed
+
+
+def milestone_text(user_id: int, phases: Sequence[Phase], plan: Plan, finished: bool, *,
+                   track: str | None = None) -> str:
+    """The announcement; `track` names the track when the server offers several (the phases are its own)."""
+    of = f" of **{escape(track)}**" if track else ""
     if len(phases) > 3:  # an import can complete many at once: one line keeps the message short
         numbers = ", ".join(str(p.number) for p in phases)
-        lines = [f"🎉 <@{user_id}> completed {len(phases)} phases at once: {numbers}!"]
+        lines = [f"🎉 <@{user_id}> completed {len(phases)} phases{of} at once: {numbers}!"]
     else:
-        lines = [f"🎉 <@{user_id}> completed phase {p.number}: **{p.name}** (steps {p.range_label})!" for p in phases]
+        lines = [f"🎉 <@{user_id}> completed phase {p.number}{of}: **{escape(p.name)}** (steps {p.range_label})!"
+                 for p in phases]
     if finished:
-        lines.append(f"🏁 <@{user_id}> finished the whole plan, all {plan.total} steps of **{plan.title}**!")
+        lines.append(f"🏁 <@{user_id}> finished the whole plan, all {plan.total} steps of **{escape(plan.title)}**!")
     return "\n".join(lines)
 
 

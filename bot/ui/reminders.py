@@ -68,6 +68,8 @@ class DmContent:
     step: Step | None  # None: the member finished the plan
     done: int
     streak: Streak
+    plan_id: int = 0  # the member's track (0: the bundled plan)
+    track_name: str | None = None  # a server's own plan: named in the DM
 
 
 def reminder_dm(plan: Plan, content: DmContent) -> tuple[str, discord.Embed, discord.ui.View]:
@@ -79,6 +81,8 @@ def reminder_dm(plan: Plan, content: DmContent) -> tuple[str, discord.Embed, dis
                            f"{content.schedule.at:%H:%M}",
         DeliveryKind.SNOOZED: f"⏰ Snoozed reminder for **{server}**: here it is again",
     }[content.kind]
+    if content.track_name:
+        lead += f" · track **{escape(content.track_name)}**"
     step = content.step
     if step is None:
         embed = discord.Embed(title=f"🎉 You have finished all {plan.total} steps", colour=SUCCESS,
@@ -93,7 +97,8 @@ def reminder_dm(plan: Plan, content: DmContent) -> tuple[str, discord.Embed, dis
     embed.add_field(name="Streak", value=streak_text(content.streak))
     embed.set_footer(text=f"{content.guild_name} · {content.schedule.describe()} · "
                           "turn off with /remind off in the server"[:2048])
-    view = reminder_buttons(content.guild_id, content.user_id, step.number if step else 0, content.for_date)
+    view = reminder_buttons(content.guild_id, content.user_id, step.number if step else 0, content.for_date,
+                            content.plan_id)
     return lead, embed, view
 
 
@@ -107,7 +112,7 @@ def streak_text(streak: Streak) -> str:
 
 class ReminderButton(AnsweredButton,
                      template=r"sw:rm:(?P<action>done|snooze|skip|stop):(?P<guild>\d+):(?P<user>\d+):(?P<step>\d+):"
-                              r"(?P<day>\d{8})"):
+                              r"(?P<day>\d{8})(?::p(?P<plan>\d+))?"):
     """A button under a reminder DM. Everything it needs is in its custom id, so it works after restarts."""
 
     LABELS: ClassVar[dict[str, tuple[str, str, discord.ButtonStyle]]] = {
@@ -117,20 +122,24 @@ class ReminderButton(AnsweredButton,
         "stop": ("Stop reminders", "🔕", discord.ButtonStyle.danger),
     }
 
-    def __init__(self, action: Action, guild_id: int, user_id: int, step: int, day: date) -> None:
+    def __init__(self, action: Action, guild_id: int, user_id: int, step: int, day: date, *,
+                 plan_id: int = 0) -> None:
         label, emoji, style = self.LABELS[action]
+        track = f":p{plan_id}" if plan_id else ""  # buttons of the bundled plan keep the id they always had
         super().__init__(discord.ui.Button(
-            custom_id=f"sw:rm:{action}:{guild_id}:{user_id}:{step}:{day:%Y%m%d}", label=label, emoji=emoji,
+            custom_id=f"sw:rm:{action}:{guild_id}:{user_id}:{step}:{day:%Y%m%d}{track}", label=label, emoji=emoji,
             style=style))
         self.action: Action = action
         self.guild_id, self.user_id, self.step, self.day = guild_id, user_id, step, day
+        self.plan_id = plan_id
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
                              match: re.Match[str], /) -> ReminderButton:
         day = datetime.strptime(match["day"], "%Y%m%d").date()  # noqa: DTZ007 - a date, no time
         action: Action = match["action"]  # type: ignore[assignment]
-        return cls(action, int(match["guild"]), int(match["user"]), int(match["step"]), day)
+        return cls(action, int(match["guild"]), int(match["user"]), int(match["step"]), day,
+                   plan_id=int(match["plan"] or 0))
 
     async def allowed(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.user_id:
@@ -147,11 +156,11 @@ class ReminderButton(AnsweredButton,
         await cog.on_reminder_button(interaction, self)
 
 
-def reminder_buttons(guild_id: int, user_id: int, step: int, day: date) -> discord.ui.View:
+def reminder_buttons(guild_id: int, user_id: int, step: int, day: date, plan_id: int = 0) -> discord.ui.View:
     view = AnsweredView(timeout=None)
     actions: tuple[Action, ...] = ("done", "snooze", "skip", "stop") if step else ("snooze", "skip", "stop")
     for action in actions:
-        view.add_item(ReminderButton(action, guild_id, user_id, step, day))
+        view.add_item(ReminderButton(action, guild_id, user_id, step, day, plan_id=plan_id))
     return view
 
 
