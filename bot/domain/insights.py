@@ -242,7 +242,7 @@ def _weeks(weekly_active: Sequence[tuple[date, int]], today: date) -> list[WeekA
     for day, n in weekly_active:
         monday = monday_of(day)
         if first <= monday <= last:
-            active[monday] = max(active.get(monday, 0), max(n, 0))
+            active[monday] = max(active.get(monday, 0), n, 0)
     return [WeekActive(first + timedelta(weeks=i), active.get(first + timedelta(weeks=i), 0))
             for i in range(WEEKS_SHOWN)]
 
@@ -315,8 +315,8 @@ def nudge_text(step: Step, plan_title: str) -> str:
     plan = escape_text(_short(plan_title))
     text = (f"Still on step {step.number}, *{title}*? That is fine: some steps take longer, and coming back "
             f"is what counts. A small piece today keeps *{plan}* moving.\n"
-            f"`/plan step {step.number}` shows the exercise again, and `/done {step.number}` marks it when "
-            "you are through. You have got this!")
+            f"`/plan step number:{step.number}` shows the exercise again, and `/done step:{step.number}` marks it "
+            "when you are through. You have got this!")
     return text[:NUDGE_MAX]
 
 
