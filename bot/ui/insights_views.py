@@ -11,7 +11,7 @@ bot.ui.charts: the same palette, the dark rounded card with a transparent margin
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -80,19 +80,16 @@ def _name(names: Mapping[int, str], user_id: int) -> str:
     return escape(_short(raw, NAME_MAX)) if raw else unknown_label(user_id)
 
 
-def _fit(lines: Sequence[str], limit: int = FIELD_LIMIT, more: Callable[[int], str] | None = None) -> str:
-    """As many whole lines as fit in `limit` characters; `more(left_out)` names the rest in a last line."""
+def _fit(lines: Sequence[str], limit: int = FIELD_LIMIT) -> str:
+    """As many whole lines as fit in `limit` characters."""
     kept: list[str] = []
-    size = 0
-    for index, line in enumerate(lines):
-        tail = more(len(lines) - index - 1) if more and index < len(lines) - 1 else ""
-        if size + len(line) + 1 + (len(tail) + 1 if tail else 0) > limit:
-            if more:
-                kept.append(more(len(lines) - index))
+    size = -1
+    for line in lines:
+        if size + 1 + len(line) > limit:
             break
         kept.append(line)
-        size += len(line) + 1
-    return "\n".join(kept)[:limit]
+        size += 1 + len(line)
+    return "\n".join(kept) or lines[0][:limit]
 
 
 def _drops_value(insights: Insights) -> str:
@@ -178,23 +175,25 @@ def _stalled_value(insights: Insights, names: Mapping[int, str]) -> str:
         return f"Nobody: no member has been on the same step for more than {days} days."
     lines = [f"**{stalled.total:,}** {'member has' if stalled.total == 1 else 'members have'} been on the same "
              f"step for more than {days} days{':' if stalled.shown else '.'}"]
-    lines += [f"• {_name(names, s.user_id)} · step {s.step} · {_plural(s.days, 'day')}" for s in stalled.shown]
-    more = stalled.more
+    items = [f"• {_name(names, s.user_id)} · step {s.step} · {_plural(s.days, 'day')}" for s in stalled.shown]
+    for keep in range(len(items), -1, -1):  # as many names as fit, and how many more there are
+        left = len(items) - keep + stalled.more
+        text = "\n".join([*lines, *items[:keep], *([f"…and {left:,} more."] if left and items else [])])
+        if len(text) <= FIELD_LIMIT:
+            return text
+    return lines[0]
 
-    def and_more(left_out: int) -> str:
-        return f"…and {left_out + more:,} more."
 
-    text = _fit(lines, more=and_more)
-    if more and not text.endswith("more."):
-        text = _fit([*lines, f"…and {more:,} more."], more=and_more)
-    return text
+def chart_wanted(insights: Insights) -> bool:
+    """Whether the reply has a chart: not for a track nobody follows (the embed says so in words)."""
+    return insights.members > 0
 
 
 def insights_embed(insights: Insights, *, track_name: str, names: Mapping[int, str],
                    with_chart: bool = True) -> discord.Embed:
     """The organiser's reply. `names`: display names of the stalled members as typed (this escapes them; never
-    pass already escaped names); a missing one shows as 'member …1234'. With `with_chart`, the embed shows the
-    image attached as CHART_FILENAME (insights_chart's PNG)."""
+    pass already escaped names: member_names(..., escaped=False)); a missing one shows as 'member …1234'.
+    With `with_chart` and when `chart_wanted`, the embed shows the PNG attached as CHART_FILENAME."""
     track = escape(_short(track_name, 120))
     embed = discord.Embed(title=_short(f"Insights · {track_name}", TITLE_LIMIT), colour=BRAND)
     if insights.members == 0:
@@ -216,7 +215,7 @@ def insights_embed(insights: Insights, *, track_name: str, names: Mapping[int, s
                     inline=False)
     embed.add_field(name="Stalled", value=_stalled_value(insights, names), inline=False)
     embed.set_footer(text="Only you can see this · members hidden from leaderboards are counted · names never ping")
-    if with_chart:
+    if with_chart and chart_wanted(insights):
         embed.set_image(url=f"attachment://{CHART_FILENAME}")
     return embed
 
