@@ -266,6 +266,8 @@ def _label_positions(xs: Sequence[float], width: float, lo: float, hi: float) ->
 
 
 def _draw_funnel(fig: Any, insights: Insights, rect: Sequence[float]) -> None:
+    from matplotlib.patches import Polygon
+
     ax = fig.add_axes(rect)
     _style_axes(ax)
     count = len(insights.funnel)
@@ -280,7 +282,13 @@ def _draw_funnel(fig: Any, insights: Insights, rect: Sequence[float]) -> None:
         colours = [PACE_HEX if step in drops else BAR_HEX for step in range(1, count + 1)]
         ax.bar(range(1, count + 1), reached, width=0.72, color=colours, linewidth=0)
     else:
-        ax.stairs(reached, [x + 0.5 for x in range(count + 1)], fill=True, color=BAR_HEX, linewidth=0)
+        # One outline for all the bars (added as an artist: the limits are set above, and add_patch would walk
+        # its 1,000 vertices to update them).
+        outline = [(0.5, 0.0)]
+        for step, value in enumerate(reached, start=1):
+            outline += [(step - 0.5, value), (step + 0.5, value)]
+        outline.append((count + 0.5, 0.0))
+        ax.add_artist(Polygon(outline, closed=True, facecolor=BAR_HEX, linewidth=0))
         wide = max(1.0, count / 160)  # at least ~4 px, so a drop reads at 500 steps
         ax.bar(sorted(drops), [reached[s - 1] for s in sorted(drops)], width=wide, color=PACE_HEX, linewidth=0)
     ax.axhline(members, color=MUTED_HEX, linewidth=1.5, linestyle=(0, (2, 3)))
