@@ -11,12 +11,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import discord
 import pytest
+import simcord
 from PIL import Image
 
 from bot.domain.insights import STALLED_SHOWN, Insights, InsightsInput, Stalled, compute_insights
 from bot.domain.plan import Plan, parse_plan
 from bot.ui.charts import PACE_HEX, _rgb
-from bot.ui.insights_views import CHART_FILENAME, CHART_SIZE, insights_chart, insights_embed
+from bot.ui.insights_views import CHART_FILENAME, CHART_SIZE, chart_wanted, insights_chart, insights_embed
+from bot.ui.names import member_names
+from tests.conftest import World
+from tests.helpers import bot_of
 
 NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
 TODAY = date(2026, 3, 20)
@@ -99,6 +103,20 @@ def test_names_show_as_text_never_as_mentions() -> None:
     assert not re.search(r"<@[!&]?\d+>", text)
 
 
+async def test_names_looked_up_as_typed_are_escaped_once(env: simcord.Env, world: World) -> None:
+    """The wiring: member_names(escaped=False) gives the names as typed, and the embed escapes them once."""
+    tricky = world.guild.add_member(env.create_user("tricky"), nick="**x** @everyone")
+    await env.settle()
+    plan = plan_of(3)
+    stalled = [Stalled(tricky.id, 2, NOW - timedelta(days=20)), Stalled(world.bob.id, 1, NOW - timedelta(days=16))]
+    insights = compute_insights(InsightsInput(plan, {1: 1, 2: 1}, 0, {}, [], stalled, 2, NOW, TODAY))
+    guild = bot_of(env).get_guild(world.guild.id)
+    names = await member_names(guild, [s.user_id for s in insights.stalled.shown], escaped=False)
+    assert names == {tricky.id: "**x** @everyone", world.bob.id: "bob"}
+    value = insights_embed(insights, track_name="T", names=names).fields[-1].value or ""
+    assert value.splitlines()[1:] == ["• \\*\\*x\\*\\* @\u200beveryone · step 2 · 20 days", "• bob · step 1 · 16 days"]
+
+
 def test_plan_and_track_text_is_escaped() -> None:
     insights = busy(plan_of(3, "**Loud** _title_"))
     text = text_of(insights_embed(insights, track_name="**Track** @everyone", names={}))
@@ -121,6 +139,7 @@ def test_a_track_nobody_follows() -> None:
     assert_within_limits(embed)
     assert "Nobody follows **Backend** yet" in (embed.description or "")
     assert embed.fields == []
+    assert not chart_wanted(empty(plan_of(5)))
     assert embed.image.url is None  # no chart to show for an empty track
 
 
