@@ -16,7 +16,7 @@ from PIL import Image
 
 from bot.domain.insights import STALLED_SHOWN, Insights, InsightsInput, Stalled, compute_insights
 from bot.domain.plan import Plan, parse_plan
-from bot.ui.charts import PACE_HEX, _rgb
+from bot.ui.charts import CARD_HEX, PACE_HEX, _rgb
 from bot.ui.insights_views import CHART_FILENAME, CHART_SIZE, chart_wanted, insights_chart, insights_embed
 from bot.ui.names import member_names
 from tests.conftest import World
@@ -209,6 +209,12 @@ def test_the_chart_of_an_empty_track_and_of_a_track_without_durations() -> None:
     plan = plan_of(3)
     started = compute_insights(InsightsInput(plan, {1: 2}, 0, {}, [], [], 0, NOW, TODAY))
     assert image_of(insights_chart(started, "Just started")).size == CHART_SIZE
+
+
+def test_a_long_track_name_is_shortened_to_fit_the_card() -> None:
+    image = image_of(insights_chart(empty(plan_of(1)), "W" * 200)).convert("RGB")
+    margin = image.crop((CHART_SIZE[0] - 26, 20, CHART_SIZE[0] - 8, 56))  # right of where the title may end
+    assert {colour for _, colour in margin.getcolors() or []} == {_rgb(CARD_HEX)}
 
 
 def test_text_that_looks_like_mathtext_is_drawn_as_it_is() -> None:

@@ -247,6 +247,10 @@ def _integer_ticks(top: int, most: int) -> list[int]:
     return list(range(0, top + 1, gap))
 
 
+def _set_ticks(setter: Any, values: Sequence[int]) -> None:
+    setter(values, [f"{v:,}" for v in values])
+
+
 def _step_ticks(count: int) -> list[int]:
     if count <= 16:
         return list(range(1, count + 1))
@@ -276,7 +280,7 @@ def _draw_funnel(fig: Any, insights: Insights, rect: Sequence[float]) -> None:
     slots = max(count, 8)  # a short plan keeps narrow bars, centred
     pad = (slots - count) / 2
     ax.set_xlim(0.5 - pad, count + 0.5 + pad)
-    ax.set_ylim(0, members * 1.6)  # headroom over the 'all members' line for the labels
+    ax.set_ylim(0, members * 1.6)  # headroom over the 'all members' line for the drops' labels
     drops = {f.step for f in insights.biggest_drops}
     if count <= DENSE_STEPS:
         colours = [PACE_HEX if step in drops else BAR_HEX for step in range(1, count + 1)]
@@ -292,9 +296,7 @@ def _draw_funnel(fig: Any, insights: Insights, rect: Sequence[float]) -> None:
         wide = max(1.0, count / 160)  # at least ~4 px, so a drop reads at 500 steps
         ax.bar(sorted(drops), [reached[s - 1] for s in sorted(drops)], width=wide, color=PACE_HEX, linewidth=0)
     ax.axhline(members, color=MUTED_HEX, linewidth=1.5, linestyle=(0, (2, 3)))
-    ax.text(0.995, members, f"all {members:,} members", transform=ax.get_yaxis_transform(), va="bottom",
-            ha="right", fontsize=SMALL_PT, color=MUTED_HEX, parse_math=False)
-    ax.set_yticks(_integer_ticks(members, 3))
+    _set_ticks(ax.set_yticks, _integer_ticks(members, 3))
     ax.set_xticks(_step_ticks(count))
 
     # The biggest drops, labelled above the bars (in the headroom over the "all members" line).
@@ -302,7 +304,7 @@ def _draw_funnel(fig: Any, insights: Insights, rect: Sequence[float]) -> None:
     if chosen:
         lo, hi = ax.get_xlim()
         xs = [(f.step - lo) / (hi - lo) for f in chosen]
-        for f, x in zip(chosen, _label_positions(xs, 0.15, 0.0, 0.8), strict=True):
+        for f, x in zip(chosen, _label_positions(xs, 0.15, 0.0, 1.0), strict=True):
             ax.annotate(f"step {f.step}\n{f.drop_from_previous:,} stop", xy=(f.step, f.reached),
                         xytext=(x, 0.86), textcoords="axes fraction", ha="center", va="center",
                         linespacing=1.1,
@@ -334,7 +336,7 @@ def _draw_slowest(fig: Any, insights: Insights, rect: Sequence[float]) -> None:
     ax.set_xlim(0, max(top, 1) * 1.45)
     ax.set_ylim(-0.6, max(len(slowest), 3) - 0.4)
     ax.set_yticks(rows, [f"step {d.step}" for d in slowest])
-    ax.set_xticks(_integer_ticks(max(top, 1), 3))
+    _set_ticks(ax.set_xticks, _integer_ticks(max(top, 1), 3))
     for row, d in zip(rows, slowest, strict=True):
         ax.text(d.p90_days + max(top, 1) * 0.03, row, f"{d.median_days} · {d.p90_days}", va="center",
                 fontsize=SMALL_PT, color=TEXT_HEX, parse_math=False)
@@ -359,13 +361,24 @@ def _draw_weeks(fig: Any, insights: Insights, rect: Sequence[float]) -> None:
                 ha="center", va="bottom", fontsize=LABEL_PT, color=LINE_HEX, fontweight="bold")
     picks = [i for i in xs if (len(xs) - 1 - i) % 4 == 0]
     ax.set_xticks(picks, [_day_label(weeks[i].start) if i != xs[-1] else "this wk" for i in picks])
-    ax.set_yticks(_integer_ticks(top, 3))
+    _set_ticks(ax.set_yticks, _integer_ticks(top, 3))
+    if not any(values):
+        ax.text(0.5, 0.55, f"Nobody active in {len(weeks)} weeks", transform=ax.transAxes, ha="center",
+                va="center", fontsize=LABEL_PT, color=MUTED_HEX, parse_math=False)
 
 
 def _box(left: float, top: float, width: float, height: float) -> tuple[float, float, float, float]:
     """An axes rectangle given in pixels from the chart's top left, as matplotlib's figure fractions."""
     w, h = CHART_SIZE
     return left / w, 1 - (top + height) / h, width / w, height / h
+
+
+def _text(fig: Any, x: float, y: float, text: str, *, size: float = LABEL_PT, colour: str = TEXT_HEX,
+          ha: str = "left", bold: bool = False) -> Any:
+    """Text at (x, y) pixels from the chart's top left, vertically centred; `$` is just a dollar sign."""
+    width, height = CHART_SIZE
+    return fig.text(x / width, 1 - y / height, text, ha=ha, va="center", fontsize=size, color=colour,
+                    fontweight="bold" if bold else "normal", parse_math=False)
 
 
 def insights_chart(insights: Insights, track_name: str) -> bytes:
@@ -379,27 +392,26 @@ def insights_chart(insights: Insights, track_name: str) -> bytes:
     fig = Figure(figsize=(width / 100, height / 100), dpi=100, facecolor=CARD_HEX)
     canvas: Any = FigureCanvasAgg(fig)  # matplotlib's stubs leave draw() untyped
     title = _short(track_name, 40)
+    heading = _text(fig, 28, 38, title, size=TITLE_PT, bold=True)
+    room = width - 56.0
+    renderer = canvas.get_renderer()
+    if insights.members:
+        counts = _text(fig, width - 28, 38, f"{insights.members:,} members · {insights.finished:,} finished",
+                       colour=MUTED_HEX, ha="right")
+        room -= 24 + counts.get_window_extent(renderer).width
+    while len(title) > 1 and heading.get_window_extent(renderer).width > room:  # a long name: shortened
+        title = _short(title, max(1, len(title) - 3))
+        heading.set_text(title)
     if insights.members == 0:
-        fig.text(0.5, 0.55, "Nobody follows this track yet", ha="center", va="center", fontsize=34 * PX,
-                 color=TEXT_HEX, parse_math=False)
-        fig.text(0.5, 0.45, "When members mark steps, their funnel starts here.", ha="center", va="center",
-                 fontsize=22 * PX, color=MUTED_HEX, parse_math=False)
-        fig.text(28 / width, 1 - 38 / height, title, ha="left", va="center", fontsize=TITLE_PT, color=TEXT_HEX,
-                 fontweight="bold", parse_math=False)
+        _text(fig, width / 2, height * 0.45, "Nobody follows this track yet", size=34 * PX, ha="center")
+        _text(fig, width / 2, height * 0.55, "When members mark steps, their funnel starts here.", size=22 * PX,
+              colour=MUTED_HEX, ha="center")
     else:
-        fig.text(28 / width, 1 - 38 / height, title, ha="left", va="center", fontsize=TITLE_PT, color=TEXT_HEX,
-                 fontweight="bold", parse_math=False)
-        fig.text(1 - 28 / width, 1 - 38 / height,
-                 f"{insights.members:,} members · {insights.finished:,} finished", ha="right", va="center",
-                 fontsize=LABEL_PT, color=MUTED_HEX, parse_math=False)
-        fig.text(28 / width, 1 - 80 / height, "Members who did each step or got past it, by step", ha="left",
-                 va="center", fontsize=LABEL_PT, color=TEXT_HEX, parse_math=False)
+        _text(fig, 28, 80, f"Members who did each step or got past it (dotted: all {insights.members:,})")
         _draw_funnel(fig, insights, _box(80, 100, 690, 190))
-        fig.text(28 / width, 1 - 345 / height, "Slowest steps", ha="left", va="center", fontsize=LABEL_PT,
-                 color=TEXT_HEX, parse_math=False)
+        _text(fig, 28, 345, f"Slowest steps (done by {MIN_TIMED_MEMBERS}+)")
         _draw_slowest(fig, insights, _box(100, 372, 260, 156))
-        fig.text(430 / width, 1 - 345 / height, "Active learners per week", ha="left", va="center",
-                 fontsize=LABEL_PT, color=TEXT_HEX, parse_math=False)
+        _text(fig, 430, 345, "Active learners per week")
         _draw_weeks(fig, insights, _box(470, 372, 300, 156))
     canvas.draw()
     image = Image.frombytes("RGBA", canvas.get_width_height(), bytes(canvas.buffer_rgba()))
