@@ -39,19 +39,25 @@ def shown_name(user: discord.abc.User) -> str:
     return escape(user.display_name)
 
 
+def _typed_name(user: discord.abc.User) -> str:
+    return user.display_name
+
+
 async def member_names(guild: discord.Guild | None, user_ids: Iterable[int], *,
-                       known: Iterable[discord.abc.User] = ()) -> dict[int, str]:
+                       known: Iterable[discord.abc.User] = (), escaped: bool = True) -> dict[int, str]:
     """Escaped display names for `user_ids`: from `known` (e.g. the member who ran the command), the guild
-    cache, then one gateway request for the rest; 'a member who left' or 'member …7890' when not found."""
+    cache, then one gateway request for the rest; 'a member who left' or 'member …7890' when not found.
+    With `escaped=False`, the names as typed, for a renderer that escapes them itself (insights_embed)."""
     wanted = list(dict.fromkeys(user_ids))
-    names = {user.id: shown_name(user) for user in known}
+    name_of = shown_name if escaped else _typed_name
+    names = {user.id: name_of(user) for user in known}
     missing: list[int] = []
     for user_id in wanted:
         if user_id in names:
             continue
         member = guild.get_member(user_id) if guild is not None else None
         if member is not None:
-            names[user_id] = shown_name(member)
+            names[user_id] = name_of(member)
         else:
             missing.append(user_id)
     if guild is not None and missing:
@@ -63,7 +69,7 @@ async def member_names(guild: discord.Guild | None, user_ids: Iterable[int], *,
             log.info("could not look up %d member names in guild %s (%r): showing labels", len(asked), guild.id,
                      error)
         else:
-            names |= {member.id: shown_name(member) for member in found}
+            names |= {member.id: name_of(member) for member in found}
             names |= {user_id: LEFT for user_id in asked if user_id not in names}
     return {user_id: names.get(user_id) or unknown_label(user_id) for user_id in wanted}
 
