@@ -34,6 +34,7 @@ EXTENSIONS: tuple[str, ...] = (  # in the order /help lists them
     "cogs.community",
     "cogs.data",
     "cogs.config",
+    "cogs.insights",
     "cogs.announcements",
     "cogs.meta",
 )

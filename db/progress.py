@@ -51,10 +51,20 @@ from bot.domain.changes import ChangeResult as ChangeResult  # noqa: PLC0414
 from bot.domain.changes import StepChange as StepChange  # noqa: PLC0414
 from bot.domain.marking import StepDiff
 from bot.domain.progress import MemberProgress, Status, StepState
+from bot.domain.timeutil import local_date, monday_of
 from bot.domain.tracks import BUNDLED, track_key
 from db.database import Database, from_db
 from db.dialects import upsert
-from db.tables import guild_settings, history, members, period_counts, plans, progress
+from db.tables import (
+    guild_settings,
+    history,
+    members,
+    period_counts,
+    plans,
+    progress,
+    step_durations,
+    weekly_active,
+)
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +173,7 @@ _LOAD_FOR_WRITE = _load_statement(
     select(guild_settings.c.timezone).where(guild_settings.c.guild_id == _G).scalar_subquery().label("tz"),
     select(members.c.plan_id).where(*_OF_MEMBER).scalar_subquery().label("plan_id"),
     default_plan_of(_G).label("default_plan"),
+    select(members.c.created_at).where(*_OF_MEMBER).scalar_subquery().label("created_at"),
 )
 
 
@@ -184,6 +195,7 @@ class _Loaded:
     has_undone: bool
     tz: ZoneInfo
     plan_id: int  # the member's track (the server's default for a member without a row yet)
+    started: datetime | None  # when the member's row was made (None: it is made by this write)
 
 
 _LOCK_MEMBER = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
@@ -209,8 +221,9 @@ def _load_for_write(conn: Connection, guild_id: int, user_id: int, default_tz: Z
     rows = conn.execute(_LOAD_FOR_WRITE, {"g": guild_id, "u": user_id}).all()
     head = rows[0]
     plan_id = head[9] if head[9] is not None else head[10]
+    started = head[11] if isinstance(head[11], datetime) else None
     return _Loaded(_member(rows, guild_id, user_id), int(head[6]), bool(head[7]),
-                   _readable_zone(head[8], default_tz), int(plan_id or BUNDLED))
+                   _readable_zone(head[8], default_tz), int(plan_id or BUNDLED), started)
 
 
 # ---------------------------------------------------------------------- writing a plan
@@ -277,6 +290,7 @@ def _write(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *
         "guild_id": guild_id, "user_id": user_id, "done_count": summary.done_count,
         "reached_at": summary.reached_at or EPOCH, "current_step": summary.current_step, "created_at": now,
         "plan_id": loaded.plan_id})
+    left_done = _durations_left(conn, loaded, plan)  # read before the rows change
     if plan.deletes:
         conn.execute(_DELETE_STEP, [{**key, "s": step} for step in plan.deletes])
     if plan.upserts:
@@ -295,6 +309,7 @@ def _write(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *
                  "after_note": h.after_note, "after_done_at": h.after_done_at, "at": now, "undone": 0,
                  "plan_id": loaded.plan_id}
                 for h in plan.history])
+    _record_insights(conn, loaded, plan, now, left_done)
     counted = [{"guild_id": guild_id, "period": track_key(p.period, loaded.plan_id), "user_id": user_id,
                 "done_count": p.done_count, "reached_at": p.reached_at}
                for p in plan.periods if p.done_count and p.reached_at]
@@ -305,6 +320,79 @@ def _write(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *
     if emptied:
         conn.execute(_DELETE_PERIOD, emptied)
     return plan.result
+
+
+_SET_TOOK = (update(progress).where(progress.c.guild_id == _G, progress.c.user_id == _U,
+                                    progress.c.step == bindparam("s", type_=Integer))
+             .values(took_days=bindparam("took", type_=Integer)))
+_TOOK_OF = select(progress.c.step, progress.c.took_days).where(
+    progress.c.guild_id == _G, progress.c.user_id == _U, progress.c.step.in_(bindparam("steps", expanding=True)),
+    progress.c.took_days.is_not(None))
+
+
+def _bump_durations(conn: Connection, guild_id: int, plan_id: int, deltas: Mapping[tuple[int, int], int]) -> None:
+    """Add `deltas` ((step, days) -> +n / -n) to the track's step_durations histogram."""
+    ins = upsert(step_durations)
+    for (step, days), delta in sorted(deltas.items()):
+        if delta == 0:
+            continue
+        conn.execute(ins.values(guild_id=guild_id, plan_id=plan_id, step=step, days=days, members=delta)
+                     .on_conflict_do_update(index_elements=["guild_id", "plan_id", "step", "days"],
+                                            set_={"members": step_durations.c.members + delta}))
+
+
+def _durations_left(conn: Connection, loaded: _Loaded, plan: ChangePlan) -> dict[int, int]:
+    """step -> days it took, of the steps this change takes out of done (their durations leave the histogram)."""
+    before, after = loaded.member.states, plan.result.after.states
+    left_done = [n for n, s in before.items() if s.status is Status.DONE
+                 and (n not in after or after[n].status is not Status.DONE)]
+    if not left_done:
+        return {}
+    key = {"g": loaded.member.guild_id, "u": loaded.member.user_id}
+    return {int(step): int(took) for step, took in conn.execute(_TOOK_OF, {**key, "steps": left_done}).all()}
+
+
+def _record_insights(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime,
+                     left_done: dict[int, int]) -> None:
+    """Keep /insights' summaries with the write: the days each newly done step took (progress.took_days and the
+    step_durations histogram; a step leaving done takes its count back) and the member's active week.
+
+    A step's time runs from the previous step's done time; without one, from when the member started it (its
+    in-progress mark) or, for step 1, from their first use of Stepwise; otherwise it is not timed."""
+    guild_id, user_id = loaded.member.guild_id, loaded.member.user_id
+    key = {"g": guild_id, "u": user_id}
+    before, after = loaded.member.states, plan.result.after.states
+    deltas: dict[tuple[int, int], int] = {}
+    for step, took in left_done.items():
+        deltas[(step, took)] = deltas.get((step, took), 0) - 1
+    if left_done:
+        cleared = [{**key, "s": n, "took": None} for n in left_done if n in after]
+        if cleared:
+            conn.execute(_SET_TOOK, cleared)
+    timed = []
+    for state in plan.upserts:
+        old = before.get(state.step)
+        if state.status is not Status.DONE or state.done_at is None or (old and old.status is Status.DONE):
+            continue
+        previous = after.get(state.step - 1)
+        start = previous.done_at if previous and previous.status is Status.DONE else None
+        if start is None and old is not None and old.status is Status.IN_PROGRESS:
+            start = old.updated_at
+        if start is None and state.step == 1:
+            start = loaded.started or now
+        if start is None:
+            continue
+        took = max(0, (state.done_at - start).days)
+        timed.append({**key, "s": state.step, "took": took})
+        deltas[(state.step, took)] = deltas.get((state.step, took), 0) + 1
+    if timed:
+        conn.execute(_SET_TOOK, timed)
+    _bump_durations(conn, guild_id, loaded.plan_id, deltas)
+    if plan.history:
+        week = monday_of(local_date(now, loaded.tz))
+        conn.execute(upsert(weekly_active).values(guild_id=guild_id, plan_id=loaded.plan_id, week=week,
+                                                  user_id=user_id)
+                     .on_conflict_do_nothing(index_elements=["guild_id", "plan_id", "week", "user_id"]))
 
 
 async def apply_changes(

@@ -80,6 +80,9 @@ progress = Table(
     Column("note", Text),
     Column("updated_at", Instant, nullable=False),
     Column("done_at", Instant),
+    # Whole days the step took (from the previous step done, or from the member's start), set when it is
+    # marked done; step_durations counts these (revision 0003).
+    Column("took_days", Integer),
     PrimaryKeyConstraint("guild_id", "user_id", "step"),
     _member_fk(),
     CheckConstraint("status IN ('done', 'skipped', 'in_progress')", name="progress_status"),
@@ -300,7 +303,47 @@ parked_progress = Table(
     Column("note", Text),
     Column("updated_at", Instant, nullable=False),
     Column("done_at", Instant),
+    Column("took_days", Integer),
     PrimaryKeyConstraint("guild_id", "user_id", "plan_id", "step"),
     _member_fk(),
 )
 Index("parked_by_plan", parked_progress.c.guild_id, parked_progress.c.plan_id, parked_progress.c.step)
+
+# ---- insights for organisers (revision 0003): summaries kept by every write, so /insights reads no raw rows
+
+step_durations = Table(
+    "step_durations", metadata,  # per track and step: how many members took `days` whole days for it
+    _id("guild_id"),
+    Column("plan_id", Integer, nullable=False, autoincrement=False),
+    Column("step", Integer, nullable=False, autoincrement=False),
+    Column("days", Integer, nullable=False, autoincrement=False),
+    Column("members", Integer, nullable=False),
+    PrimaryKeyConstraint("guild_id", "plan_id", "step", "days"),
+)
+
+weekly_active = Table(
+    "weekly_active", metadata,  # a member who changed anything on a track in a (server-local) ISO week
+    _id("guild_id"),
+    Column("plan_id", Integer, nullable=False, autoincrement=False),
+    Column("week", Day, nullable=False),  # the Monday
+    _id("user_id"),
+    PrimaryKeyConstraint("guild_id", "plan_id", "week", "user_id"),
+)
+
+nudges = Table(
+    "nudges", metadata,  # one friendly DM per stalled member and week: claimed before the send, then sent/failed
+    _id("guild_id"),
+    _id("user_id"),
+    Column("week", Day, nullable=False),
+    Column("plan_id", Integer, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("nonce", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("claimed_at", Instant, nullable=False),
+    Column("finished_at", Instant),
+    Column("message_id", BigInteger),
+    Column("reason", Text),
+    Column("by_user", BigInteger),
+    PrimaryKeyConstraint("guild_id", "user_id", "week"),
+    CheckConstraint("state IN ('claimed', 'sent', 'failed')", name="nudges_state"),
+)

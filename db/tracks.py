@@ -273,8 +273,8 @@ def _switch(conn: Connection, guild_id: int, user_id: int, plan_id: int, *, step
     return True
 
 
-_STATE = (_p.step, _p.status, _p.note, _p.updated_at, _p.done_at)
-_PARKED_STATE = (_pp.step, _pp.status, _pp.note, _pp.updated_at, _pp.done_at)
+_STATE = (_p.step, _p.status, _p.note, _p.updated_at, _p.done_at, _p.took_days)
+_PARKED_STATE = (_pp.step, _pp.status, _pp.note, _pp.updated_at, _pp.done_at, _pp.took_days)
 
 
 def _park(conn: Connection, guild_id: int, user_id: int, plan_id: int, steps: Iterable[int]) -> None:
@@ -289,9 +289,9 @@ def _park(conn: Connection, guild_id: int, user_id: int, plan_id: int, steps: It
         conn.execute(ins.on_conflict_do_update(
             index_elements=["guild_id", "user_id", "plan_id", "step"],
             set_={"status": ins.excluded.status, "note": ins.excluded.note, "updated_at": ins.excluded.updated_at,
-                  "done_at": ins.excluded.done_at}),
+                  "done_at": ins.excluded.done_at, "took_days": ins.excluded.took_days}),
             [{"guild_id": guild_id, "user_id": user_id, "plan_id": plan_id, "step": r[0], "status": r[1],
-              "note": r[2], "updated_at": r[3], "done_at": r[4]} for r in rows])
+              "note": r[2], "updated_at": r[3], "done_at": r[4], "took_days": r[5]} for r in rows])
     conn.execute(delete(progress).where(_p.guild_id == guild_id, _p.user_id == user_id, _p.step.in_(chosen)))
 
 
@@ -302,15 +302,16 @@ def _unpark(conn: Connection, guild_id: int, user_id: int, plan_id: int, steps: 
         return
     where = (_pp.guild_id == guild_id, _pp.user_id == user_id, _pp.plan_id == plan_id, _pp.step.in_(chosen))
     rows = conn.execute(select(*_PARKED_STATE).where(*where)).all()
-    readable = [state for r in rows if (state := readable_state(guild_id, user_id, r)) is not None]
+    took = {r[0]: r[5] for r in rows}
+    readable = [state for r in rows if (state := readable_state(guild_id, user_id, r[:5])) is not None]
     if readable:
         ins = upsert(progress)
         conn.execute(ins.on_conflict_do_update(
             index_elements=["guild_id", "user_id", "step"],
             set_={"status": ins.excluded.status, "note": ins.excluded.note, "updated_at": ins.excluded.updated_at,
-                  "done_at": ins.excluded.done_at}),
+                  "done_at": ins.excluded.done_at, "took_days": ins.excluded.took_days}),
             [{"guild_id": guild_id, "user_id": user_id, "step": s.step, "status": s.status.value, "note": s.note,
-              "updated_at": s.updated_at, "done_at": s.done_at} for s in readable])
+              "updated_at": s.updated_at, "done_at": s.done_at, "took_days": took.get(s.step)} for s in readable])
     back = [s.step for s in readable]
     if back:  # an unreadable parked row stays parked (and logged by readable_state), never lost
         conn.execute(delete(parked_progress).where(*where[:3], _pp.step.in_(back)))

@@ -141,6 +141,11 @@ def next_occurrence(after: datetime, at: time, tz: ZoneInfo, weekdays: frozenset
     raise AssertionError("unreachable: a week always has a chosen weekday")  # pragma: no cover
 
 
+def monday_of(day: date) -> date:
+    """The Monday of the ISO week `day` is in."""
+    return day - timedelta(days=day.weekday())
+
+
 def local_date(instant: datetime, tz: ZoneInfo) -> date:
     """The day on the wall calendar of `tz` at `instant`.
 

@@ -46,8 +46,11 @@ from bot.domain.tracks import Track
 from bot.services.tracks import TrackCatalog
 from db import reminders as store
 from db.database import Database
+from db.insights import prune_weekly_active
 
 log = logging.getLogger(__name__)
+
+ACTIVE_WEEKS_KEPT = timedelta(weeks=14)  # /insights shows 12 weeks of active learners: older rows are pruned
 
 CHUNK = 40  # deliveries claimed, sent and recorded together: about one second of sending
 BATCH = 5000  # due reminders read at once; a tick reads batches until none is left
@@ -174,6 +177,7 @@ class ReminderDispatcher:
             if self._last_prune != day and not self.stopping:
                 self._last_prune = day
                 await store.prune_sent_records(self.db, now)
+                await prune_weekly_active(self.db, now.date() - ACTIVE_WEEKS_KEPT)
         finally:
             ended = now + timedelta(seconds=loop.time() - started)
             self._ticked_until = max(ended, self._ticked_until) if self._ticked_until else ended
