@@ -15,7 +15,8 @@ from discord import PrivilegedIntentsRequired
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings, SettingsError, load_settings
-from bot.domain.plan import PlanError, load_plan
+from bot.domain.plan import PlanError
+from bot.domain.plan_upload import validate_upload
 from db.copy import copy_database
 from db.database import Database, DatabaseError, describe_error
 from db.schema import describe_current
@@ -33,8 +34,10 @@ def configure_logging(level: int) -> None:
 
 
 def check_plan(path: Path) -> int:
+    """Validate a plan file exactly as an uploaded one is checked (`validate_upload`: size, encoding, name,
+    structure and limits), so an admin sees here the problems `/config plan upload` would list."""
     try:
-        plan = load_plan(path)
+        plan = validate_upload(path.read_bytes(), path.name)
     except OSError as error:
         print(f"cannot read {path}: {error.strerror or error}", file=sys.stderr)
         return 1

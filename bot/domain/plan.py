@@ -19,10 +19,24 @@ from pathlib import Path
 
 from bot.domain.errors import UserError
 
-STEP_LINE = re.compile(r"^\s*[-*]\s*\[(?P<mark>[ xX])\]\s*(?P<number>\d+)\.\s+(?P<body>.+?)\s*$")
-PHASE_LINE = re.compile(r"^\s*##\s+(?P<name>.+?)\s*#*\s*$")
-TITLE_LINE = re.compile(r"^\s*#\s+(?P<name>.+?)\s*$")
+# Every pattern runs in time linear in the line's length, whatever the line: plan files are uploaded by server
+# admins and progress files by members. (`.+?` followed by `\s*$` was quadratic in a run of spaces, and
+# `.+?\s*#*\s*$` cubic: one heading line of 8,000 spaces took 16 minutes.) `(?=\S)` lets the body start only
+# at a non-space, `.*\S` ends it at the last non-space; a line with nothing after the prefix does not match.
+STEP_LINE = re.compile(r"^\s*[-*]\s*\[(?P<mark>[ xX])\]\s*(?P<number>\d+)\.\s+(?=\S)(?P<body>.*\S)\s*$")
+TITLE_LINE = re.compile(r"^\s*#\s+(?=\S)(?P<name>.*\S)\s*$")
+_PHASE_START = re.compile(r"\s*##\s+(?=\S)")
 DEFAULT_PHASE_SIZE = 10
+MAX_NUMBER_DIGITS = 6  # a step number longer than this is a typo (and int() refuses 4,300 digits)
+
+
+def phase_heading(line: str) -> str | None:
+    """The name of a `## Phase name ##` heading line (an optional closing run of `#` dropped), or None."""
+    match = _PHASE_START.match(line)
+    if match is None:
+        return None
+    rest = line[match.end():].rstrip()
+    return rest.rstrip("#").rstrip() or rest[0]  # '## ###' is a phase named '#', as the old pattern read it
 
 
 class PlanError(ValueError):
@@ -156,27 +170,87 @@ def split_title_exercise(body: str) -> tuple[str, str] | None:
     return None
 
 
-def parse_plan(text: str) -> Plan:
-    """Parse a plan file's text; raise PlanError naming every bad line."""
+@dataclass(frozen=True, slots=True)
+class StepLine:
+    """One step line of a plan file, as written (before the file is checked as a whole)."""
+
+    line: int  # 1-based line number in the file
+    number: int
+    title: str
+    exercise: str
+    heading: int | None  # index into PlanSource.headings of the heading above it; None before any
+
+
+@dataclass(frozen=True, slots=True)
+class HeadingLine:
+    line: int
+    name: str
+
+
+@dataclass(frozen=True)
+class PlanSource:
+    """What a plan file says line by line, with line numbers, and every problem of its structure.
+
+    `parse_plan` is `scan_plan(text).plan()`; validation of uploads reads the line numbers to report limits.
+    """
+
+    title: str
+    title_line: int | None  # the line of the `# Title` that counts (the last one), None for the default title
+    headings: tuple[HeadingLine, ...]
+    steps: tuple[StepLine, ...]  # the readable step lines, duplicates left out, in file order
+    step_lines: int  # every line that looked like a step line (readable or not, duplicates included)
+    problems: tuple[tuple[int, str], ...]
+
+    def plan(self) -> Plan:
+        """The plan, or PlanError listing every problem."""
+        if self.problems:
+            raise PlanError(list(self.problems))
+        steps: list[Step] = []
+        phases: list[Phase] = []
+        if self.headings:
+            members: dict[int, list[int]] = {}
+            for raw in self.steps:
+                members.setdefault(raw.heading or 0, []).append(raw.number)
+            for index, heading in enumerate(self.headings):
+                phases.append(Phase(index + 1, heading.name, tuple(members[index])))
+            steps = [Step(raw.number, raw.title, raw.exercise, (raw.heading or 0) + 1) for raw in self.steps]
+        else:
+            steps = [Step(raw.number, raw.title, raw.exercise, index // DEFAULT_PHASE_SIZE + 1)
+                     for index, raw in enumerate(self.steps)]
+            for start in range(0, len(steps), DEFAULT_PHASE_SIZE):
+                block = steps[start : start + DEFAULT_PHASE_SIZE]
+                phases.append(Phase(start // DEFAULT_PHASE_SIZE + 1, f"Steps {block[0].number}–{block[-1].number}",
+                                    tuple(s.number for s in block)))
+        return Plan(title=self.title, steps=tuple(steps), phases=tuple(phases))
+
+
+def scan_plan(text: str) -> PlanSource:
+    """Read a plan file's text line by line; never raises. Problems are listed in `problems`."""
     problems: list[tuple[int, str]] = []
-    title = "Learning plan"
-    raw_steps: list[tuple[int, int, str, str, int | None]] = []  # line, number, title, exercise, heading index
-    headings: list[str] = []
+    title, title_line = "Learning plan", None
+    raw_steps: list[StepLine] = []
+    headings: list[HeadingLine] = []
     seen: dict[int, int] = {}
+    step_lines = 0
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        if match := PHASE_LINE.match(line):
-            headings.append(match["name"])
+        if (name := phase_heading(line)) is not None:
+            headings.append(HeadingLine(line_no, name))
             continue
         if match := TITLE_LINE.match(line):
-            title = match["name"]
+            title, title_line = match["name"], line_no
             continue
         match = STEP_LINE.match(line)
         if not match:
             problems.append((line_no, f"not a step line (expected '- [ ] N. Title (Exercise)'): {line.strip()[:60]}"))
             continue
-        number = int(match["number"])
+        step_lines += 1
+        digits = match["number"].lstrip("0") or "0"
+        if len(digits) > MAX_NUMBER_DIGITS:
+            problems.append((line_no, f"step number {digits[:MAX_NUMBER_DIGITS]}… is too large"))
+            continue
+        number = int(digits)
         parts = split_title_exercise(match["body"])
         if parts is None:
             problems.append((line_no, f"step {number} has no '(Exercise)' in parentheses at the end"))
@@ -185,45 +259,33 @@ def parse_plan(text: str) -> Plan:
             problems.append((line_no, f"step {number} is a duplicate (first on line {seen[number]})"))
             continue
         seen[number] = line_no
-        raw_steps.append((line_no, number, parts[0], parts[1], len(headings) - 1 if headings else None))
+        raw_steps.append(StepLine(line_no, number, parts[0], parts[1], len(headings) - 1 if headings else None))
 
     if not raw_steps and not problems:
         problems.append((0, "the plan has no steps"))
     expected = 1
-    for line_no, number, *_ in raw_steps:
+    for raw in raw_steps:
+        number = raw.number
         if number != expected:
             if number > expected:
                 missing = f"{expected}" if number == expected + 1 else f"{expected}–{number - 1}"
-                problems.append((line_no, f"step {number} follows step {expected - 1}: step {missing} is missing"))
+                problems.append((raw.line, f"step {number} follows step {expected - 1}: step {missing} is missing"))
             else:
-                problems.append((line_no, f"step {number} is out of order (expected {expected})"))
+                problems.append((raw.line, f"step {number} is out of order (expected {expected})"))
         expected = max(expected, number + 1)
-    if headings and raw_steps and raw_steps[0][4] is None:
-        problems.append((raw_steps[0][0], "steps appear before the first '## Phase' heading"))
-    if problems:
-        raise PlanError(problems)
+    if headings and raw_steps and raw_steps[0].heading is None:
+        problems.append((raw_steps[0].line, "steps appear before the first '## Phase' heading"))
+    if headings and raw_steps:
+        used = {raw.heading or 0 for raw in raw_steps}
+        problems.extend((heading.line, f"phase '{heading.name}' has no steps")
+                        for index, heading in enumerate(headings) if index not in used)
+    return PlanSource(title=title, title_line=title_line, headings=tuple(headings), steps=tuple(raw_steps),
+                      step_lines=step_lines, problems=tuple(problems))
 
-    steps: list[Step] = []
-    phases: list[Phase] = []
-    if headings:
-        members: dict[int, list[int]] = {}
-        for _, number, _t, _e, heading in raw_steps:
-            members.setdefault(heading or 0, []).append(number)
-        empty = [h for h in range(len(headings)) if h not in members]
-        if empty:
-            raise PlanError([(0, f"phase '{headings[h]}' has no steps") for h in empty])
-        for index, name in enumerate(headings):
-            phases.append(Phase(index + 1, name, tuple(members[index])))
-        for _, number, step_title, exercise, heading in raw_steps:
-            steps.append(Step(number, step_title, exercise, (heading or 0) + 1))
-    else:
-        for index, (_, number, step_title, exercise, _h) in enumerate(raw_steps):
-            steps.append(Step(number, step_title, exercise, index // DEFAULT_PHASE_SIZE + 1))
-        for start in range(0, len(steps), DEFAULT_PHASE_SIZE):
-            block = steps[start : start + DEFAULT_PHASE_SIZE]
-            phases.append(Phase(start // DEFAULT_PHASE_SIZE + 1, f"Steps {block[0].number}–{block[-1].number}",
-                                tuple(s.number for s in block)))
-    return Plan(title=title, steps=tuple(steps), phases=tuple(phases))
+
+def parse_plan(text: str) -> Plan:
+    """Parse a plan file's text; raise PlanError naming every bad line."""
+    return scan_plan(text).plan()
 
 
 def bundled_plan_path() -> Path:
