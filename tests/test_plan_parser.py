@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
 import pytest
 
-from bot.domain.plan import PlanError, bundled_plan_path, load_plan, parse_plan, split_title_exercise
+from bot.domain.plan import (
+    STEP_LINE,
+    TITLE_LINE,
+    PlanError,
+    bundled_plan_path,
+    load_plan,
+    parse_plan,
+    phase_heading,
+    scan_plan,
+    split_title_exercise,
+)
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "plan" / "backend-learning-plan.md"
 BUNDLED = bundled_plan_path()
@@ -136,3 +147,46 @@ def test_navigation_helpers() -> None:
     assert plan.after(4).number == 5
     assert plan.before(5).number == 4
     assert plan.require(80).number == 80
+
+
+# The patterns before they were made linear (a heading line of 8,000 spaces took 16 minutes): the new ones must
+# read every line as these did, except a heading, title or step with nothing but spaces after its prefix,
+# which is now no heading, title or step at all ("not a step line").
+OLD_STEP_LINE = re.compile(r"^\s*[-*]\s*\[(?P<mark>[ xX])\]\s*(?P<number>\d+)\.\s+(?P<body>.+?)\s*$")
+OLD_PHASE_LINE = re.compile(r"^\s*##\s+(?P<name>.+?)\s*#*\s*$")
+OLD_TITLE_LINE = re.compile(r"^\s*#\s+(?P<name>.+?)\s*$")
+
+
+def _old(pattern: re.Pattern[str], line: str, group: str) -> str | None:
+    match = pattern.match(line)
+    return match[group] if match and match[group].strip() else None
+
+
+def test_the_linear_patterns_read_every_short_line_as_the_old_ones() -> None:
+    """Every line of up to 7 characters over an alphabet of spaces, tabs, no-break spaces, '#' and a letter."""
+    for length in range(8):
+        for chars in itertools.product(" \t\u00a0#a", repeat=length):
+            line = "".join(chars)
+            assert phase_heading(line) == _old(OLD_PHASE_LINE, line, "name"), repr(line)
+            title = TITLE_LINE.match(line)
+            assert (title["name"] if title else None) == _old(OLD_TITLE_LINE, line, "name"), repr(line)
+    for length in range(7):
+        for chars in itertools.product(" \ta()", repeat=length):
+            line = "- [ ] 3." + "".join(chars)
+            step = STEP_LINE.match(line)
+            assert (step["body"] if step else None) == _old(OLD_STEP_LINE, line, "body"), repr(line)
+
+
+@pytest.mark.parametrize(("line", "name"), [("## C# ##", "C#"), ("## a ##", "a"), ("## ###", "#"),
+                                            ("  ##  Deploy  ", "Deploy"), ("##x", None), ("###  x", None)])
+def test_phase_headings(line: str, name: str | None) -> None:
+    assert phase_heading(line) == name
+
+
+def test_scan_keeps_the_line_of_every_step_heading_and_title() -> None:
+    source = scan_plan("\n# First\n# Plan\n\n## One\n- [ ] 1. A (a)\n- [ ] 1. Dup (d)\n## Two\n- [ ] 2. B (b)\n")
+    assert (source.title, source.title_line) == ("Plan", 3)
+    assert [(h.line, h.name) for h in source.headings] == [(5, "One"), (8, "Two")]
+    assert [(s.line, s.number, s.heading) for s in source.steps] == [(6, 1, 0), (9, 2, 1)]
+    assert source.step_lines == 3
+    assert source.problems == ((7, "step 1 is a duplicate (first on line 6)"),)

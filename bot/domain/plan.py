@@ -276,7 +276,7 @@ def scan_plan(text: str) -> PlanSource:
     if headings and raw_steps and raw_steps[0].heading is None:
         problems.append((raw_steps[0].line, "steps appear before the first '## Phase' heading"))
     if headings and raw_steps:
-        used = {raw.heading or 0 for raw in raw_steps}
+        used = {raw.heading for raw in raw_steps if raw.heading is not None}
         problems.extend((heading.line, f"phase '{heading.name}' has no steps")
                         for index, heading in enumerate(headings) if index not in used)
     return PlanSource(title=title, title_line=title_line, headings=tuple(headings), steps=tuple(raw_steps),

@@ -43,8 +43,14 @@ def no_list(text: str) -> str:
 
 
 def escape(text: str) -> str:
-    """Member or plan text shown as text: no Markdown (ordered lists included), no mentions."""
-    return no_list(discord.utils.escape_mentions(discord.utils.escape_markdown(text)))
+    """Member or plan text shown as text: no Markdown (ordered lists included), no mentions.
+
+    escape_markdown alone reads `[…](…)` as a masked link and escapes only its first `[`, leaving Markdown
+    inside it live (`[ **x** [a](b)` showed bold), and that pattern is cubic in the text's length. Escaping the
+    pieces between `[` characters, then joining them with `\\[`, leaves no masked link to find.
+    """
+    markdown = "\\[".join(discord.utils.escape_markdown(piece) for piece in text.split("["))
+    return no_list(discord.utils.escape_mentions(markdown))
 
 
 def step_embed(plan: Plan, step: Step, status: Status | None = None, note: str | None = None) -> discord.Embed:
