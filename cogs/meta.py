@@ -32,7 +32,8 @@ class Meta(commands.Cog):
 
     @app_commands.command(name="help", description="What Stepwise does and every command")
     async def help(self, interaction: discord.Interaction) -> None:
-        embed = help_embed(self.bot.plan.title, self.bot.plan.total, self.sections())
+        track = await self.bot.tracks.current(interaction.guild_id, interaction.user.id)  # what they follow
+        embed = help_embed(track.plan.title, track.plan.total, self.sections())
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 

@@ -67,6 +67,7 @@ from db.tables import (
     period_counts,
     progress,
     rank_counts,
+    track_cohorts,
 )
 
 log = logging.getLogger(__name__)
@@ -631,8 +632,13 @@ async def get_settings(db: Database, guild_id: int) -> CommunitySettings:
     return await db.run_sync(read, write=False)
 
 
-async def get_cohort(db: Database, guild_id: int) -> Cohort | None:
-    """The server's cohort schedule, for /progress (None when the server has none)."""
+async def get_cohort(db: Database, guild_id: int, *, plan_id: int = BUNDLED) -> Cohort | None:
+    """The cohort schedule of a track (plan 0: the server's), for /progress (None when there is none)."""
+    if plan_id != BUNDLED:
+        c = track_cohorts.c
+        row = await db.fetchone(select(c.guild_id, c.cohort_start, c.cohort_pace)
+                                .where(c.guild_id == guild_id, c.plan_id == plan_id))
+        return _cohort(row) if row else None
     settings = community_settings.c
     row = await db.fetchone(select(settings.guild_id, settings.cohort_start, settings.cohort_pace)
                             .where(settings.guild_id == guild_id))
@@ -675,7 +681,13 @@ async def set_milestone_role(db: Database, guild_id: int, phase: int, role_id: i
                                                           set_={"role_id": stmt.excluded.role_id}))
 
 
-async def set_cohort(db: Database, guild_id: int, cohort: Cohort | None) -> None:
+async def set_cohort(db: Database, guild_id: int, cohort: Cohort | None, *, plan_id: int = BUNDLED) -> None:
+    if plan_id != BUNDLED:
+        values = {"cohort_start": cohort.start if cohort else None, "cohort_pace": cohort.pace if cohort else None}
+        stmt = upsert(track_cohorts).values(guild_id=guild_id, plan_id=plan_id, **values)
+        async with db.transaction() as conn:
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["guild_id", "plan_id"], set_=values))
+        return
     async with db.transaction() as conn:
         await conn.execute(_upsert(guild_id, cohort_start=cohort.start if cohort else None,
                                    cohort_pace=cohort.pace if cohort else None))

@@ -347,3 +347,12 @@ nudges = Table(
     PrimaryKeyConstraint("guild_id", "user_id", "week"),
     CheckConstraint("state IN ('claimed', 'sent', 'failed')", name="nudges_state"),
 )
+
+track_cohorts = Table(
+    "track_cohorts", metadata,  # a cohort schedule per own plan (plan 0's is in community_settings)
+    _id("guild_id"),
+    Column("plan_id", Integer, nullable=False, autoincrement=False),
+    Column("cohort_start", Day),
+    Column("cohort_pace", Float),
+    PrimaryKeyConstraint("guild_id", "plan_id"),
+)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain.changes import PERIOD_KINDS, summarize
 from bot.domain.errors import UserError
+from bot.domain.plan_upload import name_key
 from bot.domain.progress import Status
 from bot.domain.timeutil import period_key
 from bot.domain.tracks import BUNDLED, track_key
@@ -66,8 +67,6 @@ def _row(row: Sequence[Any]) -> PlanRow:
                    None if row[7] is None else int(row[7]), row[8])
 
 
-def name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
 
 
 async def list_plans(db: Database, guild_id: int, *, removed: bool = False) -> list[PlanRow]:

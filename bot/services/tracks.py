@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.errors import UserError
 from bot.domain.plan import Plan, PlanError, parse_plan
+from bot.domain.plan_upload import name_key
 from bot.domain.tracks import BUNDLED, Track, TrackStanding
 from db import progress as progress_db
 from db import tracks as tracks_db
@@ -96,10 +97,10 @@ class TrackCatalog:
 
     async def find(self, guild_id: int, name: str) -> Track:
         """The track named `name` (case and spacing ignored), or a UserError listing the ones there are."""
-        wanted = tracks_db.name_key(name)
+        wanted = name_key(name)
         offered = await self.tracks(guild_id)
         for track in offered:
-            if tracks_db.name_key(track.name) == wanted:
+            if name_key(track.name) == wanted:
                 return track
         names = ", ".join(f"**{t.name}**" for t in offered)
         raise UserError(f"There is no track called “{name[:60]}” here. Tracks: {names}.")

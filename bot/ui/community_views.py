@@ -165,11 +165,13 @@ def getting_started_embed(plan: Plan) -> discord.Embed:
     )
     embed.add_field(name="Members: start here", inline=False, value=(
         "`/plan next` your next step · `/done` mark it done · `/progress` how far you are\n"
-        "`/leaderboard` who is ahead · `/buddies` who is on your step · `/help` everything"))
+        "`/leaderboard` who is ahead · `/buddies` who is on your step · `/help` everything\n"
+        "`/track list` the tracks this server offers · `/track join` follow another one"))
     embed.add_field(name="Admins (Manage Server)", inline=False, value=(
         "`/config timezone` the server's time zone · `/config leaderboard` a daily or weekly post\n"
         "`/config milestones` where completed phases are announced · `/config milestone-role` roles for phases\n"
-        "`/config cohort` a shared pace · `/config show` every setting"))
+        "`/config cohort` a shared pace · `/config show` every setting\n"
+        "`/config plan upload` your own plan as a track (a Markdown checklist) · `/insights` where members stall"))
     return embed
 
 
@@ -177,7 +179,8 @@ def config_embed(*, tz: ZoneInfo, plan: Plan, leaderboard_channel: int | None, s
                  next_slot: datetime | None, last_slot: datetime | None, posted_at: datetime | None,
                  milestones_channel: int | None, roles: Mapping[int, int], cohort: Cohort | None,
                  cohort_expected: int | None, failures: Mapping[str, tuple[datetime, str]],
-                 names: Mapping[int, str] | None = None) -> discord.Embed:
+                 names: Mapping[int, str] | None = None,
+                 role_labels: Mapping[int, str] | None = None) -> discord.Embed:
     """Every setting; members named in failure messages show by name (`names`, see bot.ui.names)."""
     embed = discord.Embed(title="⚙️ Stepwise settings", colour=BRAND)
     embed.add_field(name="Time zone", value=f"`{tz.key}` · `/config timezone`", inline=False)
@@ -193,7 +196,8 @@ def config_embed(*, tz: ZoneInfo, plan: Plan, leaderboard_channel: int | None, s
     milestone = f"<#{milestones_channel}>" if milestones_channel else "not announced (no channel)"
     embed.add_field(name="Milestones", value=f"{milestone} · `/config milestones`", inline=False)
     if roles:
-        role_lines = [f"{'Whole plan' if phase == 0 else f'Phase {phase}'}: <@&{role}>"
+        labels = role_labels or {}
+        role_lines = [f"{labels.get(phase) or ('Whole plan' if phase == 0 else f'Phase {phase}')}: <@&{role}>"
                       for phase, role in roles.items()]
     else:
         role_lines = ["none"]

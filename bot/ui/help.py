@@ -42,7 +42,8 @@ def help_embed(plan_title: str, total_steps: int, sections: Sequence[HelpSection
     embed = discord.Embed(
         title="Stepwise: your study companion",
         description=(
-            f"I walk this server through **{plan_title}**, {total_steps} steps, each a topic and a hands-on "
+            f"I walk this server through **{discord.utils.escape_markdown(plan_title)}**, {total_steps} steps, each "
+            "a topic and a hands-on "
             "exercise. Browse the plan, mark your progress, get a daily reminder, and see everyone move "
             "on the leaderboard. Start with `/plan next`."
         ),
