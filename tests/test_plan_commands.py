@@ -201,3 +201,6 @@ async def test_help_lists_every_command_grouped(env: simcord.Env, world: World) 
         if not hasattr(command, "commands"):  # leaf commands, subcommands included
             assert f"/{command.qualified_name}" in text, command.qualified_name
     assert "/plan step** `number`" in text
+    [embed] = result.response.embeds
+    assert len(embed) <= 6000  # Discord's limit for all of an embed's text
+    assert all(len(field.value or "") <= 1024 for field in embed.fields)

@@ -10,6 +10,8 @@ from discord import app_commands
 
 from bot.ui.plan_views import BRAND
 
+FIELD_LIMIT = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class HelpSection:
@@ -50,14 +52,15 @@ def help_embed(plan_title: str, total_steps: int, sections: Sequence[HelpSection
         colour=BRAND,
     )
     for section in sections:
-        value = "\n".join(section.lines)
-        if len(value) > 1024:  # keep within Discord's field limit, whole lines only
-            kept: list[str] = []
-            for line in section.lines:
-                if len("\n".join([*kept, line])) > 1010:
-                    break
-                kept.append(line)
-            value = "\n".join([*kept, "…"])
-        embed.add_field(name=section.title, value=value or section.description, inline=False)
+        # Discord's field limit is 1,024 characters: a long section continues in the next field, whole lines only
+        chunks: list[list[str]] = [[]]
+        for raw in section.lines:
+            line = raw if len(raw) <= FIELD_LIMIT else raw[:FIELD_LIMIT - 1] + "…"
+            if chunks[-1] and len("\n".join([*chunks[-1], line])) > FIELD_LIMIT:
+                chunks.append([])
+            chunks[-1].append(line)
+        for index, chunk in enumerate(chunks):
+            name = section.title if index == 0 else f"{section.title} (continued)"
+            embed.add_field(name=name, value="\n".join(chunk) or section.description, inline=False)
     embed.set_footer(text="Options in [brackets] are optional. Replies only you can see are marked 'Only you'.")
     return embed
