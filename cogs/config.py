@@ -213,9 +213,12 @@ class Config(commands.GroupCog, group_name="config", group_description="Server s
             track, moved = await self.plans.store(guild_id, preview, self.bot.clock(), click.user.id)
             await click.response.edit_message(content=stored_message(track, preview, moved), embed=None, view=None)
 
-        view = ConfirmView(owner, confirmed, confirm_label="Confirm", timeout=CONFIRM_SECONDS)
         embed = upload_preview_embed(preview.plan, preview.name, version=preview.version, diff=preview.diff,
                                      affected_members=preview.affected)
+        if preview.diff is not None and preview.diff.unchanged:  # the same plan again: nothing to confirm
+            await interaction.followup.send(embed=embed, ephemeral=True)
+            return
+        view = ConfirmView(owner, confirmed, confirm_label="Confirm", timeout=CONFIRM_SECONDS)
         view.original = interaction
         await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 

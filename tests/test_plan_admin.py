@@ -139,6 +139,8 @@ async def test_an_update_shows_its_changes_archives_and_restores_progress(env: s
     assert "1 member" in text  # progress on the removed step
     await admin.click(shorter.response, label="Confirm")
     assert set((await load_member(bot.db, world.guild.id, world.alice.id)).states) == {1, 2, 3, 4, 5}
+    same = await upload(admin, world, frontend(5))
+    assert button_labels(same.response) == []  # nothing changes: nothing to confirm
     again = await upload(admin, world, frontend(6))
     assert "added" in embed_text(again).casefold()
     done = await admin.click(again.response, label="Confirm")
