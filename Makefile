@@ -28,8 +28,11 @@ lint-imports: $(STAMP)  ## the floors: domain pure, services and store without D
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; each with its own PostgreSQL server and databases).
+# TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist worksteal
 
 test-slow: $(STAMP)  ## the long simulations (a year of reminder ticks); .ci/run runs them after make test
 	$(BIN)/python -m pytest -m slow

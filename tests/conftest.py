@@ -151,5 +151,27 @@ async def world(env: simcord.Env) -> World:
     return w
 
 
+class _Workers:
+    """On the xdist controller: each worker's `engines.RUN`, merged as the worker finishes."""
+
+    @pytest.hookimpl
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        run = getattr(node, "workeroutput", {}).get("stepwise_run")
+        if run is not None:
+            engines.RUN.merge(run)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_Workers(), "stepwise-workers")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    output = getattr(session.config, "workeroutput", None)  # set on an xdist worker: sent to the controller
+    if output is not None:
+        output["stepwise_run"] = engines.RUN.as_dict()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line saying which engines ran (on the controller only, for every worker, under xdist)."""
     terminalreporter.write_line(engines.summary())

@@ -4,6 +4,11 @@ STEPWISE_TEST_ENGINES: the engines store tests run on (default "sqlite,postgresq
 STEPWISE_TEST_BOT_ENGINES: the engines behaviour (SimCord) tests run on (default "sqlite"), within the above.
 STEPWISE_TEST_PG_URL: an existing server to use instead of starting one (an admin URL, e.g.
 postgresql://postgres@localhost/postgres): a fresh database is created on it for every test.
+
+With pytest-xdist (`make test` runs TEST_WORKERS processes) each worker is its own session: it starts its own
+server (in its own temporary folder) and names its template and databases after itself, so workers never share
+a database, even on one STEPWISE_TEST_PG_URL server. Each worker's `RUN` goes back to the controller (conftest),
+which prints one summary line for all of them.
 """
 
 from __future__ import annotations
@@ -37,17 +42,28 @@ def _engines(variable: str, default: str) -> tuple[str, ...]:
 ENGINES = _engines("STEPWISE_TEST_ENGINES", ",".join(ALL_ENGINES))
 BOT_ENGINES = tuple(e for e in _engines("STEPWISE_TEST_BOT_ENGINES", "sqlite") if e in ENGINES) or ENGINES[:1]
 
-TEMPLATE = "stepwise_template"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under pytest-xdist; "" without it
+TEMPLATE = f"stepwise_template_{WORKER}" if WORKER else "stepwise_template"
 
 
 @dataclass
 class Run:
-    """What the session did, for the summary line."""
+    """What the session did (or, on the controller, what every worker did), for the summary line."""
 
     engines: set[str] = field(default_factory=set)
-    pg_start: float | None = None
+    pg_starts: list[float] = field(default_factory=list)  # seconds each PostgreSQL server took to start
     pg_databases: int = 0
-    pg_version: str = ""
+    workers: int = 0  # xdist workers merged in (0: the tests ran in this process)
+
+    def as_dict(self) -> dict[str, Any]:
+        """What a worker sends the controller (plain JSON-able values)."""
+        return {"engines": sorted(self.engines), "pg_starts": self.pg_starts, "pg_databases": self.pg_databases}
+
+    def merge(self, other: dict[str, Any]) -> None:
+        self.engines.update(other.get("engines", ()))
+        self.pg_starts.extend(other.get("pg_starts", ()))
+        self.pg_databases += int(other.get("pg_databases", 0))
+        self.workers += 1
 
 
 RUN = Run()
@@ -99,7 +115,7 @@ class PgServer:
             await db.close()
 
     async def _create(self, template: str) -> URL:
-        name = f"stepwise_t{os.getpid()}_{next(self._counter)}"
+        name = f"stepwise_t{WORKER}_{os.getpid()}_{next(self._counter)}"
         await self._admin(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
         return self.url(name)
 
@@ -155,7 +171,7 @@ def start_pg_server() -> PgServer:
     # A throwaway cluster: durability buys nothing here, and CREATE DATABASE checkpoints.
     server.psql("ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off; "
                 "ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();")
-    RUN.pg_start = time.perf_counter() - started
+    RUN.pg_starts.append(time.perf_counter() - started)
 
     def stop() -> None:
         try:
@@ -173,6 +189,14 @@ def new_pg_database(server: PgServer, *, migrated: bool = True) -> URL:
 def summary() -> str:
     ran = ", ".join(e for e in ALL_ENGINES if e in RUN.engines) or "none"
     line = f"stepwise test engines: {ran} (configured: {', '.join(ENGINES)}; behaviour tests: {', '.join(BOT_ENGINES)})"
-    if RUN.pg_start is not None:
-        line += f"; PostgreSQL started in {RUN.pg_start:.2f}s, {RUN.pg_databases} databases"
+    if RUN.workers:
+        line += f"; {RUN.workers} worker{'s' if RUN.workers != 1 else ''}"
+    starts = RUN.pg_starts
+    if starts or RUN.pg_databases:
+        line += "; PostgreSQL"
+        if len(starts) == 1:
+            line += f" started in {starts[0]:.2f}s,"
+        elif starts:
+            line += f" started in {' / '.join(f'{s:.2f}s' for s in starts)} (a server per worker),"
+        line += f" {RUN.pg_databases} databases"
     return line

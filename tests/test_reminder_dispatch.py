@@ -115,8 +115,10 @@ class ProcessView:
 
 
 @pytest.fixture
-def plan(settings: Settings) -> Plan:
-    return settings.load_plan()
+def plan() -> Plan:
+    """The bundled plan (not through the `settings` fixture: that one is per behaviour engine, and these store
+    tests already run once per engine through db_url)."""
+    return Settings(_env_file=None, discord_token=None).load_plan()  # type: ignore[call-arg]
 
 
 def dispatcher(db: Database, plan: Plan, discord: FakeDiscord, **kwargs: object) -> ReminderDispatcher:

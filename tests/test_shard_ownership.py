@@ -11,17 +11,22 @@ A reminder DM's buttons reach the process that runs shard 0, whatever the server
 the press (membership, the step, a milestone) for a server it does not carry, through Discord's API.
 
 SimCord runs one bot at a time, so the SimCord tests here switch processes with `env.restart_bot` on the same
-database and the same virtual world. The concurrent test at the end runs two bots' scheduled work side by side on
-one SQLite file (two connections, as two processes would have) through the services, with Discord faked at the
-sender boundary; the same with several processes on PostgreSQL comes with the PostgreSQL store.
+database and the same virtual world. The concurrent tests at the end run two bots' scheduled work through the
+services, with Discord faked at the sender boundary (tests/shard_worker.py), ticking the same instants at once:
+first in one event loop, two stores on one database (a SQLite file, or PostgreSQL); then as two real OS
+processes on one PostgreSQL database, each with its own store and shard range, reporting what they sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,17 +37,18 @@ import simcord
 from bot.app import StepwiseBot
 from bot.config import Settings
 from bot.domain.community import PostSchedule
-from bot.domain.reminders import Schedule, SendWindow
-from bot.domain.sharding import shard_of
-from bot.services.posts import Board, LeaderboardPosts, Refused, Sent
-from bot.services.reminders import ReminderDispatcher, ReminderMessage
+from bot.domain.reminders import Schedule
+from bot.domain.sharding import format_shard_ids, shard_of
 from db import reminders as store
 from db.community import get_settings, set_leaderboard
+from db.database import Database
 from db.posts import post_state
 from db.progress import load_member
+from tests import engines
 from tests.community_support import mark_done
 from tests.conftest import simulated
 from tests.helpers import message_text
+from tests.shard_worker import FakeDiscord, Process, Requests, sharded
 
 COUNT = 4
 T9 = datetime(2026, 1, 1, 9, tzinfo=UTC)
@@ -52,7 +58,7 @@ DAY = timedelta(days=1)
 
 def shards(settings: Settings, ids: tuple[int, ...] | None, count: int = COUNT) -> Settings:
     """The test's settings as one process of a sharded bot: `ids` of `count` shards (None: every one)."""
-    return settings.model_copy(update={"shard_count": count, "shard_ids": ids})
+    return sharded(settings, ids, count)
 
 
 @pytest.fixture
@@ -249,46 +255,19 @@ async def test_refusals_for_a_server_on_another_shard_are_recorded(sharded_env: 
     assert [m for m in hall.history() if m.author.bot] == []
 
 
-
-
 # ---------------------------------------------------------------- two processes at once on one database
 
+SERVERS_PER_SHARD = 3
+MEMBERS_PER_SERVER = 25  # 12 servers, 300 members
+DAYS = 2
+INSTANTS = (T9, T9 + timedelta(seconds=30), T18, T18 + timedelta(minutes=3))
+WORKER_TIMEOUT = 600.0  # a hang's bound, not a speed limit: a loaded machine is slow, not broken
 
-@dataclass
-class Requests:
-    """Every send request Discord got, from either process."""
-
-    dms: list[tuple[str, int, int, str]] = field(default_factory=list)  # (process, guild, user, nonce)
-    posts: list[tuple[str, int, datetime, str]] = field(default_factory=list)  # (process, guild, slot, nonce)
-
-
-@dataclass
-class FakeDiscord:
-    """Discord at one process's senders' boundary: every send request is recorded, with who made it."""
-
-    name: str
-    requests: Requests
-
-    async def open_dm(self, user_id: int) -> int:
-        await asyncio.sleep(0)
-        return 9_000_000 + user_id
-
-    async def send_dm(self, channel_id: int, message: ReminderMessage, nonce: str) -> int:
-        await asyncio.sleep(0)  # a request takes a moment: the other process runs meanwhile
-        self.requests.dms.append((self.name, message.guild_id, message.user_id, nonce))
-        return len(self.requests.dms)
-
-    async def is_member(self, guild_id: int, user_id: int) -> bool:
-        await asyncio.sleep(0)
-        return True
-
-    async def send_post(self, guild_id: int, channel_id: int | None, board: Board, nonce: str) -> Sent | Refused:
-        await asyncio.sleep(0)
-        self.requests.posts.append((self.name, guild_id, board.slot, nonce))
-        return Sent(len(self.requests.posts))
-
-    async def find_post(self, guild_id: int, channel_id: int | None, slot: datetime) -> int | None:
-        return None
+RANGES = pytest.mark.parametrize(("first", "second"), [
+    ((0, 1), (2, 3)),  # disjoint: each process does half
+    ((0, 1, 2), (1, 2, 3)),  # overlapping: shards 1 and 2 have two processes
+    ((0, 1, 2, 3), (0, 1, 2, 3)),  # both run everything
+], ids=["disjoint", "overlapping", "both-everything"])
 
 
 def guild_id(shard: int, n: int) -> int:
@@ -296,75 +275,173 @@ def guild_id(shard: int, n: int) -> int:
     return ((n * COUNT + shard) << 22) + 12345
 
 
-@dataclass
-class Process:
-    bot: StepwiseBot
-    reminders: ReminderDispatcher
-    posts: LeaderboardPosts
-
-    async def tick(self, now: datetime) -> None:
-        await asyncio.gather(self.reminders.run_due(now), self.posts.tick(now))
+@dataclass(frozen=True)
+class Seeded:
+    guilds: list[int]
+    members: list[tuple[int, int]]
 
 
-async def process(make_bot: Callable[..., StepwiseBot], settings: Settings, ids: tuple[int, ...],
-                  discord_: FakeDiscord) -> Process:
-    """One process's scheduled work, wired as bot/app.py and the cogs wire it (its own database connection, its
-    ownership from its settings), with Discord faked at the senders."""
-    bot = make_bot(settings=shards(settings, ids))
-    await bot.db.open()
-    await bot.db.migrate()
-    reminders = ReminderDispatcher(bot.db, bot.plan, discord_, window=SendWindow(rate=10**9), chunk=7, batch=50,
-                                   ownership=bot.ownership)
-    posts = LeaderboardPosts(bot.db, discord_, default_tz=ZoneInfo("UTC"), plan_total=bot.plan.total,
-                             ownership=bot.ownership)
-    return Process(bot, reminders, posts)
-
-
-@pytest.mark.parametrize(("first", "second"), [
-    ((0, 1), (2, 3)),  # disjoint: each process does half
-    ((0, 1, 2), (1, 2, 3)),  # overlapping: shards 1 and 2 have two processes
-    ((0, 1, 2, 3), (0, 1, 2, 3)),  # both run everything
-])
-async def test_two_processes_ticking_together_send_each_dm_and_each_post_once(
-        make_bot: Callable[..., StepwiseBot], settings: Settings, first: tuple[int, ...],
-        second: tuple[int, ...]) -> None:
-    """Two bots on one SQLite file, each with its own connection and shards, ticking the same instants at once:
-    300 members in 12 servers get one DM a day each, and each server's board is posted once a day, each by a
-    process that runs the server's shard. (Failed before for the disjoint case: both processes did every server's
-    work, whichever claimed first; the claims kept it to one DM each.)"""
-    sent = Requests()
-    a = await process(make_bot, settings, first, FakeDiscord("a", sent))
-    b = await process(make_bot, settings, second, FakeDiscord("b", sent))
-    owners = {"a": first, "b": second}
+async def seed(url: str) -> Seeded:
+    """300 members in 12 servers (3 on each shard) with a 09:00 UTC reminder, each server with a daily 18:00 UTC
+    leaderboard: written through the store, as the commands write them."""
+    guilds = [guild_id(shard, n) for shard in range(COUNT) for n in range(SERVERS_PER_SHARD)]
+    members = [(g, 1000 + i) for g in guilds for i in range(MEMBERS_PER_SERVER)]
+    database = Database(url)
+    await database.open()
     try:
-        guilds = [guild_id(shard, n) for shard in range(COUNT) for n in range(3)]
-        members = [(g, 1000 + i) for g in guilds for i in range(25)]
+        await database.migrate()
         set_at = T9 - timedelta(hours=2)
         for g, user in members:
-            await store.set_reminder(a.bot.db, g, user, Schedule(time(9), ZoneInfo("UTC")), set_at)
+            await store.set_reminder(database, g, user, Schedule(time(9), ZoneInfo("UTC")), set_at)
         for g in guilds:
-            await set_leaderboard(a.bot.db, g, 77, PostSchedule("daily", time(18)), T18)
-
-        for day in range(2):
-            for instant in (T9, T9 + timedelta(seconds=30), T18, T18 + timedelta(minutes=3)):
-                await asyncio.gather(a.tick(instant + day * DAY), b.tick(instant + day * DAY))
-
-        per_member: dict[tuple[int, int], int] = {}
-        for _who, g, user, _nonce in sent.dms:
-            per_member[(g, user)] = per_member.get((g, user), 0) + 1
-        assert per_member == dict.fromkeys(members, 2)  # one a day, each exactly once
-        assert len({nonce for *_, nonce in sent.dms}) == len(sent.dms)
-        assert sorted((g, slot) for _who, g, slot, _ in sent.posts) == sorted(
-            (g, T18 + day * DAY) for g in guilds for day in range(2))
-        # Each request came from a process that runs the server's shard; with disjoint shards, half each.
-        assert all(shard_of(g, COUNT) in owners[who] for who, g, *_ in [*sent.dms, *sent.posts])
-        if not set(first) & set(second):
-            assert sum(who == "a" for who, *_ in sent.dms) == sum(who == "b" for who, *_ in sent.dms) == 300
-        for g in guilds:
-            assert (await post_state(a.bot.db, g, T18))[0] == "posted"  # type: ignore[index]
-        for g, user in members:
-            rows = await store.deliveries_of(a.bot.db, g, user)
-            assert [row["state"] for row in rows] == ["sent", "sent"]
+            await set_leaderboard(database, g, 77, PostSchedule("daily", time(18)), T18)
     finally:
-        await a.bot.db.close()
-        await b.bot.db.close()
+        await database.close()
+    return Seeded(guilds, members)
+
+
+async def assert_each_sent_once(url: str, world: Seeded, sent: Requests, owners: dict[str, tuple[int, ...]]) -> None:
+    """Every member got exactly one DM per local day and every server's board was posted once per day, each by
+    a process that runs the server's shard; the store says the same (every delivery sent, every slot posted)."""
+    per_member: dict[tuple[int, int], int] = {}
+    for _who, g, user, _nonce in sent.dms:
+        per_member[(g, user)] = per_member.get((g, user), 0) + 1
+    assert per_member == dict.fromkeys(world.members, DAYS)  # one a day, each exactly once
+    assert len({nonce for *_, nonce in sent.dms}) == len(sent.dms)
+    assert sorted((g, slot) for _who, g, slot, _ in sent.posts) == sorted(
+        (g, T18 + day * DAY) for g in world.guilds for day in range(DAYS))
+    assert all(shard_of(g, COUNT) in owners[who] for who, g, *_ in [*sent.dms, *sent.posts])
+    first, second = owners.values()
+    if not set(first) & set(second):  # disjoint: each did exactly its own servers' work
+        for who, ids in owners.items():
+            theirs = [g for g in world.guilds if shard_of(g, COUNT) in ids]
+            assert sum(w == who for w, *_ in sent.dms) == len(theirs) * MEMBERS_PER_SERVER * DAYS
+            assert sorted(g for w, g, *_ in sent.posts if w == who) == sorted(theirs * DAYS)
+    database = Database(url)
+    await database.open()
+    try:
+        for g in world.guilds:
+            for day in range(DAYS):
+                assert (await post_state(database, g, T18 + day * DAY))[0] == "posted"  # type: ignore[index]
+        for g, user in world.members:
+            rows = await store.deliveries_of(database, g, user)
+            assert [row["state"] for row in rows] == ["sent"] * DAYS
+            assert [row["attempts"] for row in rows] == [1] * DAYS
+    finally:
+        await database.close()
+
+
+@RANGES
+async def test_two_processes_ticking_together_send_each_dm_and_each_post_once(
+        db_url: str, first: tuple[int, ...], second: tuple[int, ...]) -> None:
+    """Two bots on one database (a SQLite file, or PostgreSQL), each with its own store and shards, ticking the
+    same instants at once in one event loop: 300 members in 12 servers get one DM a day each, and each server's
+    board is posted once a day, each by a process that runs the server's shard. (Failed before for the disjoint
+    case: both processes did every server's work, whichever claimed first; the claims kept it to one DM each.)"""
+    world = await seed(db_url)
+    settings = Settings(_env_file=None, database_url=db_url, discord_token=None)  # type: ignore[call-arg]
+    sent = Requests()
+    a = await Process.start(sharded(settings, first, COUNT), FakeDiscord("a", sent))
+    b = await Process.start(sharded(settings, second, COUNT), FakeDiscord("b", sent))
+    try:
+        for day in range(DAYS):
+            for instant in INSTANTS:
+                await asyncio.gather(a.tick(instant + day * DAY), b.tick(instant + day * DAY))
+    finally:
+        await a.close()
+        await b.close()
+    await assert_each_sent_once(db_url, world, sent, {"a": first, "b": second})
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> str:
+    """A fresh PostgreSQL database (at the schema head) for tests that only mean something there."""
+    if "postgresql" not in engines.ENGINES:
+        pytest.skip("PostgreSQL is not among STEPWISE_TEST_ENGINES")
+    server: engines.PgServer = request.getfixturevalue("pg_server")  # started only when PostgreSQL is wanted
+    engines.RUN.engines.add("postgresql")
+    return engines.new_pg_database(server).render_as_string(hide_password=False)
+
+
+class Worker:
+    """One `python -m tests.shard_worker` OS process: its own interpreter, its own store on the database."""
+
+    def __init__(self, name: str, child: asyncio.subprocess.Process, sent: Requests) -> None:
+        self.name, self.child, self.sent = name, child, sent
+
+    @classmethod
+    async def start(cls, url: str, name: str, ids: tuple[int, ...], seed: int, sent: Requests) -> Worker:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.shard_worker", "--url", url, "--name", name,
+            "--shard-ids", ",".join(map(str, ids)), "--shard-count", str(COUNT), "--seed", str(seed),
+            cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        return cls(name, child, sent)
+
+    async def line(self) -> dict[str, Any]:
+        assert self.child.stdout is not None
+        raw = await asyncio.wait_for(self.child.stdout.readline(), WORKER_TIMEOUT)
+        if not raw:
+            raise AssertionError(f"worker {self.name} exited ({await self.child.wait()}) before answering")
+        return json.loads(raw)  # type: ignore[no-any-return]
+
+    async def until(self, key: str) -> dict[str, Any]:
+        """Read lines until one with `key`, recording the send requests met on the way."""
+        while True:
+            message = await self.line()
+            if "dm" in message:
+                g, user, nonce = message["dm"]
+                self.sent.dms.append((self.name, g, user, nonce))
+            elif "post" in message:
+                g, slot, nonce = message["post"]
+                self.sent.posts.append((self.name, g, datetime.fromisoformat(slot), nonce))
+            elif key in message:
+                return message
+
+    def send(self, command: dict[str, Any]) -> None:
+        assert self.child.stdin is not None
+        self.child.stdin.write((json.dumps(command) + "\n").encode())
+
+    async def close(self) -> None:
+        if self.child.returncode is None:
+            with contextlib.suppress(ConnectionError):
+                self.send({"quit": True})
+                assert self.child.stdin is not None
+                await self.child.stdin.drain()
+                self.child.stdin.close()
+            try:
+                await asyncio.wait_for(self.child.wait(), WORKER_TIMEOUT)
+            except TimeoutError:
+                self.child.kill()
+                await self.child.wait()
+
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+@RANGES
+async def test_two_os_processes_on_one_postgresql_database_send_each_dm_and_post_once(
+        pg_url: str, first: tuple[int, ...], second: tuple[int, ...]) -> None:
+    """The same with two real processes (two interpreters, two stores, two connection pools) on one PostgreSQL
+    database: both are told each instant at the same moment and tick it concurrently, so their claims
+    (`FOR UPDATE SKIP LOCKED`, the delivery and slot keys) meet in the database, not in one event loop. Each
+    request to the fake Discord takes a random 0-3 ms, so the chunks of the two processes interleave."""
+    world = await seed(pg_url)
+    sent = Requests()
+    workers = [await Worker.start(pg_url, "a", first, 1, sent), await Worker.start(pg_url, "b", second, 2, sent)]
+    try:
+        for worker, ids in zip(workers, (first, second), strict=True):
+            ready = await worker.until("ready")
+            assert ready["owns"] == ("every shard of 4" if len(ids) == COUNT
+                                     else f"shards {format_shard_ids(ids)} of 4")
+        for day in range(DAYS):
+            for instant in INSTANTS:
+                at = (instant + day * DAY).isoformat()
+                for worker in workers:  # both told before either is waited for
+                    worker.send({"tick": at})
+                for worker in workers:
+                    assert (await worker.until("ticked"))["ticked"] == at
+    finally:
+        for worker in workers:
+            await worker.close()
+    assert [worker.child.returncode for worker in workers] == [0, 0]
+    await assert_each_sent_once(pg_url, world, sent, {"a": first, "b": second})
