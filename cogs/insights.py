@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import discord
@@ -24,6 +27,43 @@ log = logging.getLogger(__name__)
 
 DMS_CLOSED = 50007
 NUDGE_VIEW_SECONDS = 600
+
+
+class ChartProcess:
+    """Draws insights charts in a worker process. In a thread, matplotlib's drawing holds the GIL for long
+    stretches: the event loop woke up to ~100 ms late while a chart was drawn (bench/bench_insights.py); in
+    another process it is not stalled at all. The process starts on first use (or at start-up with `warm`) and
+    stops with the cog; if it breaks, the chart is drawn in a thread instead."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    async def draw(self, insights: Any, track_name: str) -> bytes:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor(), insights_chart, insights, track_name)
+        except BrokenProcessPool:
+            log.warning("the chart process stopped; drawing in a thread", exc_info=True)
+            self.close()
+            return await asyncio.to_thread(insights_chart, insights, track_name)
+
+    def warm(self) -> None:
+        """Start the process and its imports now (the long-running bot), not on an organiser's first /insights."""
+        self._executor().submit(_warm_up)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def _warm_up() -> None:
+    from bot.ui import insights_views  # noqa: F401 - the imports matplotlib needs, in the worker process
 
 
 class DiscordNudger:
@@ -91,6 +131,14 @@ class Insights(commands.Cog):
     def __init__(self, bot: StepwiseBot) -> None:
         self.bot = bot
         self.nudger = DiscordNudger(bot)
+        self.charts = ChartProcess()
+
+    async def cog_load(self) -> None:
+        if self.bot.freeze_heap:  # the long-running bot (`make run`): start the chart process with the bot
+            self.charts.warm()
+
+    async def cog_unload(self) -> None:
+        self.charts.close()
 
     @app_commands.command(name="insights", description="Where members stall: funnel, slow steps, weekly activity")
     @app_commands.describe(track="The track to look at (default: the server's default track)")
@@ -116,7 +164,7 @@ class Insights(commands.Cog):
                                   "not named, never nudged.")
         files = []
         if chart_wanted(report.insights):
-            png = await asyncio.to_thread(insights_chart, report.insights, chosen.name)
+            png = await self.charts.draw(report.insights, chosen.name)
             files.append(discord.File(io.BytesIO(png), filename=CHART_FILENAME))
         view = NudgeView(self, interaction.user.id, guild.id, chosen, report) if report.nudgeable else None
         if view is not None:
