@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS: tuple[str, ...] = (  # in the order /help lists them
     "cogs.plan",
     "cogs.progress",
+    "cogs.tracks",
     "cogs.reminders",
     "cogs.community",
     "cogs.data",

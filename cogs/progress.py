@@ -18,12 +18,14 @@ from bot.domain.plan import Plan, Step
 from bot.domain.progress import MemberProgress, Status, completions, streaks
 from bot.domain.stats import activity_grid, daily_series, expected_by_day, summarize
 from bot.domain.timeutil import local_date
+from bot.domain.tracks import Track
 from bot.ui import progress_views as views
 from bot.ui.charts import activity_calendar, progress_chart
 from bot.ui.plan_views import escape, step_choices
 from db.community import get_cohort
-from db.progress import ChangeResult, StepChange, change_member, history_depth, load_member, redo, undo
+from db.progress import ChangeResult, StepChange, history_depth, load_member, redo, undo
 from db.settings import get_guild_timezone, member_timezone
+from db.track_reads import change_on_track
 
 DecideStep = Callable[[MemberProgress], tuple[Step, list[StepChange]]]
 RenderMark = Callable[[Plan, Step, MemberProgress, Status | None], discord.Embed]
@@ -40,9 +42,13 @@ class Progress(commands.Cog):
 
     # ------------------------------------------------------------------ helpers
 
-    async def _change(self, interaction: discord.Interaction,
+    async def _track(self, interaction: discord.Interaction) -> Track:
+        return await self.bot.tracks.current(interaction.guild_id, interaction.user.id)
+
+    async def _change(self, interaction: discord.Interaction, track: Track,
                       decide: DecideStep) -> tuple[Step, ChangeResult]:
-        """Run `decide` on the member's progress in one transaction; dispatch progress_changed if it wrote."""
+        """Run `decide` on the member's progress in one transaction, while they are still on `track`;
+        dispatch progress_changed if it wrote."""
         guild_id = interaction.guild_id or 0
         chosen: list[Step] = []
 
@@ -51,13 +57,13 @@ class Progress(commands.Cog):
             chosen.append(target)
             return changes
 
-        result = await change_member(self.bot.db, guild_id, interaction.user.id, pick, self.bot.clock(),
-                                     default_tz=self.bot.settings.tz)
+        result = await change_on_track(self.bot.db, guild_id, interaction.user.id, pick, self.bot.clock(),
+                                       plan_id=track.plan_id, default_tz=self.bot.settings.tz)
         if result.changed:
             self.bot.dispatch("progress_changed", guild_id, interaction.user.id, result)
         return chosen[0], result
 
-    async def _mark(self, interaction: discord.Interaction, pick: Callable[[MemberProgress], Step],
+    async def _mark(self, interaction: discord.Interaction, track: Track, pick: Callable[[MemberProgress], Step],
                     status: Status, render: RenderMark) -> None:
         """Set the picked step to `status` (keeping its note) and answer; say so if it already was."""
 
@@ -68,12 +74,12 @@ class Progress(commands.Cog):
                 return target, []
             return target, [StepChange(target.number, status, old.note if old else None)]
 
-        target, result = await self._change(interaction, decide)
+        target, result = await self._change(interaction, track, decide)
         if not result.changed:
             await self._already(interaction, target, result)
             return
         was = result.before.status_of(target.number)
-        await interaction.response.send_message(embed=render(self.bot.plan, target, result.after, was),
+        await interaction.response.send_message(embed=render(track.plan, target, result.after, was),
                                                 ephemeral=not result.after.visible)
 
     async def _already(self, interaction: discord.Interaction, step: Step, result: ChangeResult) -> None:
@@ -83,7 +89,7 @@ class Progress(commands.Cog):
 
     async def step_autocomplete(self, interaction: discord.Interaction,
                                 current: str) -> list[app_commands.Choice[int]]:
-        return step_choices(self.bot.plan, current)
+        return step_choices((await self._track(interaction)).plan, current)
 
     # ------------------------------------------------------------------ marking
 
@@ -93,7 +99,8 @@ class Progress(commands.Cog):
     @app_commands.guild_only()
     async def done(self, interaction: discord.Interaction, step: int | None = None, note: str | None = None) -> None:
         text = clean_note(note)
-        plan = self.bot.plan
+        track = await self._track(interaction)
+        plan = track.plan
 
         def decide(member: MemberProgress) -> tuple[Step, list[StepChange]]:
             target = done_target(plan, member.states, step)
@@ -103,7 +110,7 @@ class Progress(commands.Cog):
             return target, [StepChange(target.number, Status.DONE, text if text is not None else
                                        (old.note if old else None))]
 
-        target, result = await self._change(interaction, decide)
+        target, result = await self._change(interaction, track, decide)
         if not result.changed:
             await self._already(interaction, target, result)
             return
@@ -115,16 +122,17 @@ class Progress(commands.Cog):
     @app_commands.describe(step="The step number (type words of its title to search)")
     @app_commands.guild_only()
     async def start(self, interaction: discord.Interaction, step: int | None = None) -> None:
-        plan = self.bot.plan
-        await self._mark(interaction, lambda member: start_target(plan, member.states, step), Status.IN_PROGRESS,
-                         views.start_embed)
+        track = await self._track(interaction)
+        await self._mark(interaction, track, lambda member: start_target(track.plan, member.states, step),
+                         Status.IN_PROGRESS, views.start_embed)
 
     @app_commands.command(name="skip", description="Skip a step: it never counts as done, and /plan next passes it")
     @app_commands.describe(step="The step number (type words of its title to search)")
     @app_commands.guild_only()
     async def skip(self, interaction: discord.Interaction, step: int) -> None:
-        target = self.bot.plan.require(step)
-        await self._mark(interaction, lambda _member: target, Status.SKIPPED, views.skip_embed)
+        track = await self._track(interaction)
+        target = track.plan.require(step)
+        await self._mark(interaction, track, lambda _member: target, Status.SKIPPED, views.skip_embed)
 
     done.autocomplete("step")(step_autocomplete)
     start.autocomplete("step")(step_autocomplete)
@@ -146,7 +154,8 @@ class Progress(commands.Cog):
         result, diffs = moved
         self.bot.dispatch("progress_changed", guild_id, interaction.user.id, result)
         can_undo, can_redo = await history_depth(self.bot.db, guild_id, interaction.user.id)
-        embed = views.history_embed(self.bot.plan, diffs, result.after, undo=back,
+        track = await self._track(interaction)
+        embed = views.history_embed(track.plan, diffs, result.after, undo=back,
                                     left=can_undo if back else can_redo)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
@@ -177,21 +186,24 @@ class Progress(commands.Cog):
             raise UserError(f"{escape(target.display_name)} keeps their progress private. "
                             "Members choose this with `/data privacy`.")
         name = escape(target.display_name)
+        track = await self.bot.tracks.current(guild_id, target.id)
+        plan = track.plan
+        track_name = track.name if await self.bot.tracks.has_own(guild_id) else None
         if not data.states:
-            await interaction.response.send_message(embed=views.empty_progress_embed(self.bot.plan, name, yourself),
-                                                    ephemeral=yourself)
+            await interaction.response.send_message(
+                embed=views.empty_progress_embed(plan, name, yourself, track=track_name), ephemeral=yourself)
             return
         now = self.bot.clock()
         tz = await member_timezone(self.bot.db, guild_id, target.id, self.bot.settings.tz)
         today = local_date(now, tz)
         done_times = data.done_times()
-        summary = summarize(self.bot.plan.total, (s.status for s in data.states.values()), done_times, now, today)
-        embed = views.progress_embed(self.bot.plan, name, data, summary, streaks(done_times, tz, today),
-                                     avatar=target.display_avatar.url)
+        summary = summarize(plan.total, (s.status for s in data.states.values()), done_times, now, today)
+        embed = views.progress_embed(plan, name, data, summary, streaks(done_times, tz, today),
+                                     avatar=target.display_avatar.url, track=track_name)
         cohort = await get_cohort(self.bot.db, guild_id)
         if cohort:
             server_tz = await get_guild_timezone(self.bot.db, guild_id, self.bot.settings.tz)
-            status = cohort_status(cohort, data.done_count, local_date(now, server_tz), self.bot.plan.total)
+            status = cohort_status(cohort, data.done_count, local_date(now, server_tz), plan.total)
             embed.add_field(name="Cohort pace", value=describe_cohort(status), inline=False)
         private = not data.visible  # a hidden member looking at themselves: only they see it
         if not (self.render_charts and done_times):
@@ -203,9 +215,9 @@ class Progress(commands.Cog):
             return
         await interaction.response.defer(ephemeral=private, thinking=True)
         series = daily_series(done_times, tz, today)
-        pace = expected_by_day(series.days, cohort.expected, self.bot.plan.total) if cohort else None
+        pace = expected_by_day(series.days, cohort.expected, plan.total) if cohort else None
         chart, calendar = await asyncio.gather(
-            asyncio.to_thread(progress_chart, series, self.bot.plan.total, pace, "Steps done", tz.key),
+            asyncio.to_thread(progress_chart, series, plan.total, pace, "Steps done", tz.key),
             asyncio.to_thread(activity_calendar, activity_grid(done_times, tz, today), "Activity",
                               tz.key))
         embed.set_image(url="attachment://progress.png")

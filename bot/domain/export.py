@@ -12,6 +12,18 @@ cannot say sits in indented lines under the step::
 Reading it back checks every line against the plan, so a file for another
 plan (other numbers or titles), or no checklist at all, is refused with the
 lines that are wrong; nothing is applied from a file with any problem.
+
+The header names the plan: its title as the heading, and a marker line with the
+format version, the plan's id in its server (0: the bundled plan) and the plan's
+version (format 2)::
+
+    # Frontend Track
+    <!-- stepwise progress export v2 plan=3 version=2 -->
+    <!-- plan “Frontend Track”, version 2, track “Frontend” -->
+
+A format 1 file (`<!-- stepwise progress export v1 -->`, from before tracks) is
+the bundled plan's, plan 0; a file without a marker (a checklist typed by hand)
+claims no plan and is checked line by line against the member's.
 """
 
 from __future__ import annotations
@@ -32,7 +44,9 @@ DETAIL_LINE = re.compile(r"^\s+[-*]\s+(?P<key>[a-z ]+?)\s*:\s?(?P<value>.*)$")
 HEADING_LINE = re.compile(r"^\s*#")
 COMMENT_LINE = re.compile(r"^\s*<!--.*-->\s*$")
 STATUS_NAMES = {"skipped": Status.SKIPPED, "in progress": Status.IN_PROGRESS, "done": Status.DONE}
-MARKER = "<!-- stepwise progress export v1 -->"
+FORMAT_VERSION = 2
+MARKER_LINE = re.compile(r"^\s*<!--\s*stepwise progress export v(?P<format>\d+)"
+                         r"(?:\s+plan=(?P<plan>\d+))?(?:\s+version=(?P<version>\d+))?\s*-->\s*$")
 EARLIEST_DONE = datetime(2000, 1, 1, tzinfo=UTC)  # done dates before this are refused
 FUTURE_SLACK = timedelta(days=1)  # done dates up to a day ahead of now pass (a date typed in a zone ahead of UTC)
 
@@ -52,14 +66,28 @@ def format_instant(instant: datetime) -> str:
     return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
-def format_export(plan: Plan, states: Mapping[int, StepState], who: str, where: str, now: datetime) -> str:
-    """The member's progress as a Markdown checklist of the whole plan."""
+def _in_comment(text: str) -> str:
+    """Text inside an HTML comment on one line: no line breaks, no `--` (which would end it early)."""
+    return " ".join(text.split()).replace("--", "- -")
+
+
+def marker(plan_id: int, version: int) -> str:
+    return f"<!-- stepwise progress export v{FORMAT_VERSION} plan={plan_id} version={version} -->"
+
+
+def format_export(plan: Plan, states: Mapping[int, StepState], who: str, where: str, now: datetime, *,
+                  plan_id: int = 0, version: int = 1, track: str | None = None) -> str:
+    """The member's progress as a Markdown checklist of the whole plan (`plan_id` and `version`: the plan's in
+    the server, named in the header; `track`: the track's name)."""
     done = sum(1 for s in states.values() if s.status is Status.DONE)
+    named = f", track “{_in_comment(track)}”" if track and track.casefold() != plan.title.casefold() else ""
     lines = [
         f"# {plan.title}",
         "",
-        MARKER,
-        f"<!-- {who} in {where}: {done}/{plan.total} steps done, exported {format_instant(now)} -->",
+        marker(plan_id, version),
+        f"<!-- plan “{_in_comment(plan.title)}”, version {version}{named} -->",
+        f"<!-- {_in_comment(who)} in {_in_comment(where)}: {done}/{plan.total} steps done, "
+        f"exported {format_instant(now)} -->",
     ]
     for phase in plan.phases:
         lines += ["", f"## {phase.name}", ""]
@@ -102,6 +130,32 @@ def decode(data: bytes) -> str:
     except UnicodeDecodeError:
         raise UserError("That file is not UTF-8 text. Attach the Markdown file `/data export` gave you "
                         "(a `.md` file), not a document or an image.") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOrigin:
+    """Which plan a progress file says it is from (its header)."""
+
+    format: int
+    plan_id: int  # 0: the bundled plan (every format 1 file)
+    version: int | None  # the plan's version when exported (format 2)
+    title: str | None  # the plan's title, from the file's heading
+
+
+def export_origin(data: bytes) -> ExportOrigin | None:
+    """The plan a progress file names in its header, or None for a file without a marker (typed by hand).
+    UserError for a file that is too big or not UTF-8 text, as `parse_export`."""
+    title = None
+    for line in decode(data).splitlines():
+        if title is None and (heading := re.match(r"^#\s+(?P<title>\S.*?)\s*$", line)):
+            title = heading["title"]
+        if match := MARKER_LINE.match(line):
+            plan_id = int(match["plan"]) if match["plan"] else 0
+            version = int(match["version"]) if match["version"] else None
+            return ExportOrigin(int(match["format"]), plan_id, version, title)
+        if STEP_LINE.match(line):
+            return None  # the marker comes before the checklist
+    return None
 
 
 def parse_export(plan: Plan, data: bytes, now: datetime) -> list[ImportedStep]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import discord
@@ -56,9 +57,13 @@ def ranked_line(row: Ranked, me: int | None = None, name: str | None = None) -> 
     return f"{badge} {who} · **{row.done}** step{'' if row.done == 1 else 's'}{you}"
 
 
-def standing_text(own: OwnStanding, period: Period) -> str:
+def standing_text(own: OwnStanding, period: Period, elsewhere: str | None = None) -> str:
+    """The caller's line under a board; `elsewhere`: the caller's own track when the board is another's."""
     if own.hidden:
         return "You are hidden from leaderboards, so you are not ranked. `/data privacy` changes that."
+    if own.rank is None and elsewhere is not None:
+        return (f"You follow **{escape(elsewhere)}**, so you are not on this board. `/leaderboard` shows your "
+                "track's.")
     if own.rank is None:
         when = {"all": "yet", "week": "this week", "month": "this month"}[period]
         return f"You have no steps done {when}. Mark one with `/done` to join the board."
@@ -66,19 +71,92 @@ def standing_text(own: OwnStanding, period: Period) -> str:
 
 
 def leaderboard_page(period: Period, rows: Sequence[Ranked], own: OwnStanding, *, owner: int, index: int,
-                     count: int, now: datetime, tz: ZoneInfo, names: Mapping[int, str]) -> Page:
-    title = f"🏆 Leaderboard · {period_title(period, now, tz)}"
+                     count: int, now: datetime, tz: ZoneInfo, names: Mapping[int, str], track: str | None = None,
+                     elsewhere: str | None = None) -> Page:
+    """/leaderboard of one track. `track`: its name, given when the server offers more than the bundled plan;
+    `elsewhere`: the caller's own track when this board is another's."""
+    on = f" · {escape(track)}" if track else ""
+    title = f"🏆 Leaderboard{on} · {period_title(period, now, tz)}"
     if not rows:
         when = {"all": "yet", "week": "this week", "month": "this month"}[period]
-        embed = discord.Embed(title=title, colour=BRAND,
+        embed = discord.Embed(title=title[:256], colour=BRAND,
                               description=f"Nobody has finished a step {when}. Be the first: `/plan next` "
                                           "shows where to start, `/done` marks it.")
     else:
         lines = [ranked_line(r, owner, names.get(r.user_id) or unknown_label(r.user_id)) for r in rows]
-        embed = discord.Embed(title=title, colour=BRAND, description="\n".join(lines))
-    embed.add_field(name="You", value=standing_text(own, period), inline=False)
+        embed = discord.Embed(title=title[:256], colour=BRAND, description="\n".join(lines))
+    embed.add_field(name="You", value=standing_text(own, period, elsewhere), inline=False)
     zone = f" · {period.capitalize()}s follow the server's time zone ({tz.key})" if period != "all" else ""
-    embed.set_footer(text=f"Skipped steps don't count · ties go to whoever got there first{zone}")
+    other = " · other tracks: /leaderboard track: or scope:all" if track else ""
+    embed.set_footer(text=f"Skipped steps don't count · ties go to whoever got there first{zone}{other}")
+    return Page(embed, index, count)
+
+
+SHARE_TITLE = "🏆 Leaderboard · All tracks · by share done"
+
+
+class ShareRow(Protocol):
+    """A row of the scope:all board (db.track_reads.ShareRanked)."""
+
+    @property
+    def rank(self) -> int: ...
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def plan_id(self) -> int: ...
+    @property
+    def done(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def percent(self) -> int: ...
+
+
+class ShareOwn(Protocol):
+    """The caller on the scope:all board (db.track_reads.ShareStanding)."""
+
+    @property
+    def rank(self) -> int | None: ...
+    @property
+    def plan_id(self) -> int: ...
+    @property
+    def done(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def hidden(self) -> bool: ...
+    @property
+    def ranked(self) -> int: ...
+
+
+def share_line(row: ShareRow, me: int, name: str, track: str) -> str:
+    badge = MEDALS.get(row.rank, f"`#{row.rank}`")
+    you = " ← you" if row.user_id == me else ""
+    return f"{badge} {name} · **{row.percent}%** ({row.done}/{row.total}) · {escape(track)}{you}"
+
+
+def share_page(rows: Sequence[ShareRow], own: ShareOwn, *, owner: int, index: int, count: int,
+               names: Mapping[int, str], tracks: Mapping[int, str]) -> Page:
+    """/leaderboard scope:all: every track's members ranked by the share of their own track done."""
+    if not rows:
+        embed = discord.Embed(title=SHARE_TITLE, colour=BRAND,
+                              description="Nobody has finished a step yet. Be the first: `/plan next` shows where "
+                                          "to start, `/done` marks it.")
+    else:
+        lines = [share_line(r, owner, names.get(r.user_id) or unknown_label(r.user_id),
+                            tracks.get(r.plan_id, "?")) for r in rows]
+        embed = discord.Embed(title=SHARE_TITLE, colour=BRAND, description="\n".join(lines))
+    if own.hidden:
+        you = "You are hidden from leaderboards, so you are not ranked. `/data privacy` changes that."
+    elif own.rank is None:
+        you = "You have no steps done yet. Mark one with `/done` to join the board."
+    else:
+        percent = round(100 * own.done / own.total) if own.total else 0
+        you = (f"You are **#{own.rank:,}** of {own.ranked:,} with **{percent}%** ({own.done}/{own.total}) of "
+               f"{escape(tracks.get(own.plan_id, '?'))}.")
+    embed.add_field(name="You", value=you, inline=False)
+    embed.set_footer(text="Each member ranked by the share of their own track done · ties go to whoever got there "
+                          "first · one track's board: /leaderboard track:")
     return Page(embed, index, count)
 
 

@@ -7,18 +7,44 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.domain.export import ImportPlan
+from bot.domain.export import ExportOrigin, ImportPlan
 from bot.domain.plan import Plan
 from bot.domain.progress import MemberProgress
+from bot.domain.tracks import Track
 from bot.ui.plan_views import BRAND, SUCCESS, escape
 from bot.ui.progress_views import total_line
 
 DANGER = discord.Colour(0xED4245)
 
 
-def export_filename(where: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", where.casefold()).strip("-")[:40] or "server"
-    return f"stepwise-progress-{slug}.md"
+def _slug(text: str, fallback: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-")[:40].strip("-") or fallback
+
+
+def export_filename(where: str, track: str | None = None) -> str:
+    """`stepwise-progress-<server>.md`, with `-<track>` when the server offers tracks of its own."""
+    suffix = f"-{_slug(track, 'track')}" if track else ""
+    return f"stepwise-progress-{_slug(where, 'server')}{suffix}.md"
+
+
+def other_plan_message(origin: ExportOrigin, source: Track | None, track: Track) -> str:
+    """/data import of a file made on another track: which plan the file is from, which track the member is on."""
+    if source is not None:
+        came = f"the **{escape(source.name)}** track"
+    elif origin.title:
+        came = f"another plan (“{escape(origin.title[:80])}”), which this server does not offer"
+    else:
+        came = "another plan, which this server does not offer"
+    hint = (f"Switch to **{escape(source.name)}** with `/track switch` and import it there, or export from "
+            "this track to get a file for it." if source is not None else
+            "Export from this track with `/data export` to get a file for it.")
+    return (f"That file is from {came}, and you are on the **{escape(track.name)}** track, so nothing was "
+            f"imported. {hint}")
+
+
+def older_version_line(origin: ExportOrigin, track: Track) -> str:
+    return (f"(The file was exported from version {origin.version} of this plan; it is at version {track.version} "
+            "now, so some steps may have changed.)")
 
 
 def export_message(plan: Plan, member: MemberProgress) -> str:

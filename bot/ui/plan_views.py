@@ -66,18 +66,23 @@ def step_embed(plan: Plan, step: Step, status: Status | None = None, note: str |
     return embed
 
 
-class StepNavButton(AnsweredButton, template=r"sw:step:(?P<owner>\d+):(?P<n>\d+)"):
-    """◀ / ▶ under a step: shows step n to the member who asked (persistent: works after restarts)."""
+class StepNavButton(AnsweredButton, template=r"sw:step:(?P<owner>\d+):(?P<n>\d+)(?::(?P<plan>\d+))?"):
+    """◀ / ▶ under a step: shows step n to the member who asked (persistent: works after restarts).
 
-    def __init__(self, owner: int, number: int, *, label: str = "\u200b", disabled: bool = False) -> None:
-        super().__init__(discord.ui.Button(custom_id=f"sw:step:{owner}:{number}", label=label,
+    The custom id names the track the step belongs to (`:<plan id>`, left out for the bundled plan, as buttons
+    made before tracks were), so a button made before a switch answers instead of showing another plan's step."""
+
+    def __init__(self, owner: int, number: int, *, plan_id: int = 0, label: str = "\u200b",
+                 disabled: bool = False) -> None:
+        suffix = f":{plan_id}" if plan_id else ""
+        super().__init__(discord.ui.Button(custom_id=f"sw:step:{owner}:{number}{suffix}", label=label,
                                            style=discord.ButtonStyle.secondary, disabled=disabled))
-        self.owner, self.number = owner, number
+        self.owner, self.number, self.plan_id = owner, number, plan_id
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
                              match: re.Match[str], /) -> StepNavButton:
-        return cls(int(match["owner"]), int(match["n"]))
+        return cls(int(match["owner"]), int(match["n"]), plan_id=int(match["plan"] or 0))
 
     async def allowed(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id != self.owner:
@@ -90,18 +95,18 @@ class StepNavButton(AnsweredButton, template=r"sw:step:(?P<owner>\d+):(?P<n>\d+)
         cog = client.get_cog("Plan")
         if cog is None:
             raise UserError("Browsing the plan is not available right now. Try again in a minute.")
-        embed, view, private = await cog.render_step(interaction, self.number)
+        embed, view, private = await cog.render_step(interaction, self.number, plan_id=self.plan_id)
         await show_page(interaction, embed, view, private=private)
 
 
-def step_nav(plan: Plan, owner: int, step: Step) -> discord.ui.View:
+def step_nav(plan: Plan, owner: int, step: Step, plan_id: int = 0) -> discord.ui.View:
     view = AnsweredView(timeout=None)
     before, after = plan.before(step.number), plan.after(step.number)
     # Navigation words, as on the pager: "◀ Start" under step 1 read like the /start command.
-    view.add_item(StepNavButton(owner, before.number if before else step.number, label="◀ Previous",
-                                disabled=before is None))
-    view.add_item(StepNavButton(owner, after.number if after else step.number, label="Next ▶",
-                                disabled=after is None))
+    view.add_item(StepNavButton(owner, before.number if before else step.number, plan_id=plan_id,
+                                label="◀ Previous", disabled=before is None))
+    view.add_item(StepNavButton(owner, after.number if after else step.number, plan_id=plan_id,
+                                label="Next ▶", disabled=after is None))
     return view
 
 

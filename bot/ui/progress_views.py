@@ -121,10 +121,16 @@ def _day(day: date) -> str:
     return discord.utils.format_dt(datetime.combine(day, time(12), tzinfo=UTC), "D")
 
 
+def _on_track(track: str | None) -> str:
+    """' · <track>' after a card's title when the server has its own plans (the track name escaped)."""
+    return f" · {escape(track)}" if track else ""
+
+
 def progress_embed(plan: Plan, who: str, member: MemberProgress, summary: Summary, streak: Streak, *,
-                   avatar: str | None = None) -> discord.Embed:
+                   avatar: str | None = None, track: str | None = None) -> discord.Embed:
+    """The progress card; `track`: the track's name, given when the server offers more than the bundled plan."""
     embed = discord.Embed(
-        title=f"{who}'s progress"[:256],
+        title=f"{who}'s progress{_on_track(track)}"[:256],
         description=f"{total_line(plan, summary.done)}\n" + (f"{summary.skipped} skipped · " if summary.skipped else "")
         + f"{summary.remaining} to go",
         colour=GOLD if summary.remaining == 0 else BRAND,
@@ -151,10 +157,10 @@ def progress_embed(plan: Plan, who: str, member: MemberProgress, summary: Summar
     return embed
 
 
-def empty_progress_embed(plan: Plan, who: str, yourself: bool) -> discord.Embed:
+def empty_progress_embed(plan: Plan, who: str, yourself: bool, *, track: str | None = None) -> discord.Embed:
     start = (f"Start with `/plan next` to see step {plan.first_number}, then `/done` when you have finished it."
              if yourself else "When they mark a step with `/done`, it will show here.")
-    return discord.Embed(title=f"{who}'s progress"[:256],
+    return discord.Embed(title=f"{who}'s progress{_on_track(track)}"[:256],
                          description=f"No steps marked yet: 0/{plan.total}. {start}", colour=BRAND)
 
 
