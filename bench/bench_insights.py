@@ -69,6 +69,11 @@ async def seed(db: Database, guild_id: int, rng: random.Random) -> None:
             for (s, d), n in durations.items()])
         for start in range(0, len(weeks), 20_000):
             await conn.execute(tables.weekly_active.insert(), weeks[start:start + 20_000])
+        counts: dict[object, int] = {}
+        for row in weeks:
+            counts[row["week"]] = counts.get(row["week"], 0) + 1
+        await conn.execute(tables.weekly_counts.insert(), [
+            {"guild_id": guild_id, "plan_id": 0, "week": week, "members": n} for week, n in counts.items()])
     async with db.transaction() as conn:
         await conn.execute(text("ANALYZE"))
     print(f"seeded {MEMBERS:,} members, {len(durations):,} duration buckets, {len(weeks):,} active-week rows")

@@ -208,7 +208,8 @@ DEMO_NOTE = (
     "🧪 **This is the offline demo.** Time stands still here until you move it: "
     "`/demo advance hours:24` runs a simulated day (the 09:00 reminder DMs, the 18:00 leaderboard post, "
     "milestones as other members study), and `/demo dm` shows your latest DM. "
-    "Switch member with **Viewing as** at the top (ada is an admin)."
+    "Switch member with **Viewing as** at the top (ada is an admin: she can upload her own plan with "
+    "`/config plan upload`, docs/example-plan.md is one, and see where members stall with `/insights`)."
 )
 
 
@@ -420,6 +421,9 @@ async def open_world(env: Any, bot: StepwiseBot) -> DemoWorld:
     clock = DemoClock(env, bot, channel.id, members)
     attach_machine(bot, clock)
     await asyncio.to_thread(warm_up_charts)
+    insights = bot.get_cog("Insights")
+    if insights is not None:  # start /insights' chart process now, not on the organiser's first /insights
+        insights.charts.warm()  # type: ignore[attr-defined]
     tidy_world(env)
     return DemoWorld(env, bot, guild, channel, members, clock)
 

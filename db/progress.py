@@ -64,6 +64,7 @@ from db.tables import (
     progress,
     step_durations,
     weekly_active,
+    weekly_counts,
 )
 
 log = logging.getLogger(__name__)
@@ -390,9 +391,13 @@ def _record_insights(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: d
     _bump_durations(conn, guild_id, loaded.plan_id, deltas)
     if plan.history:
         week = monday_of(local_date(now, loaded.tz))
-        conn.execute(upsert(weekly_active).values(guild_id=guild_id, plan_id=loaded.plan_id, week=week,
-                                                  user_id=user_id)
-                     .on_conflict_do_nothing(index_elements=["guild_id", "plan_id", "week", "user_id"]))
+        first = conn.execute(upsert(weekly_active).values(guild_id=guild_id, plan_id=loaded.plan_id, week=week,
+                                                          user_id=user_id)
+                             .on_conflict_do_nothing(index_elements=["guild_id", "plan_id", "week", "user_id"]))
+        if first.rowcount == 1:  # the member's first change on this track this week: one more active learner
+            count = upsert(weekly_counts).values(guild_id=guild_id, plan_id=loaded.plan_id, week=week, members=1)
+            conn.execute(count.on_conflict_do_update(index_elements=["guild_id", "plan_id", "week"],
+                                                     set_={"members": weekly_counts.c.members + 1}))
 
 
 async def apply_changes(

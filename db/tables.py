@@ -70,6 +70,10 @@ Index("members_track_rank", members.c.guild_id, members.c.plan_id, members.c.don
       members.c.reached_at, members.c.user_id, members.c.visible,
       sqlite_where=text("visible = 1"), postgresql_where=text("visible = 1"))
 Index("members_track_step", members.c.guild_id, members.c.plan_id, members.c.current_step, members.c.reached_at)
+# /insights (revision 0003): where a track's members are and who is stalled, read from the index alone
+Index("members_insights", members.c.guild_id, members.c.plan_id, members.c.current_step, members.c.done_count,
+      members.c.reached_at, members.c.created_at, members.c.visible, members.c.user_id, members.c.left_at,
+      sqlite_where=text("left_at IS NULL"), postgresql_where=text("left_at IS NULL"))
 
 progress = Table(
     "progress", metadata,
@@ -328,6 +332,15 @@ weekly_active = Table(
     Column("week", Day, nullable=False),  # the Monday
     _id("user_id"),
     PrimaryKeyConstraint("guild_id", "plan_id", "week", "user_id"),
+)
+
+weekly_counts = Table(
+    "weekly_counts", metadata,  # how many rows weekly_active has per track and week (kept with its inserts)
+    _id("guild_id"),
+    Column("plan_id", Integer, nullable=False, autoincrement=False),
+    Column("week", Day, nullable=False),
+    Column("members", Integer, nullable=False),
+    PrimaryKeyConstraint("guild_id", "plan_id", "week"),
 )
 
 nudges = Table(
