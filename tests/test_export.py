@@ -9,7 +9,9 @@ import pytest
 from bot.domain.errors import UserError
 from bot.domain.export import (
     MAX_FILE_BYTES,
+    ExportOrigin,
     ImportedStep,
+    export_origin,
     format_export,
     format_instant,
     parse_export,
@@ -177,3 +179,26 @@ def test_done_dates_outside_2000_to_a_day_ahead_are_refused_with_their_line(valu
 def test_done_dates_from_2000_to_a_day_ahead_are_accepted(value: str) -> None:
     [step] = parse_export(PLAN, bad(line(1, "x"), f"  - done: {value}"), NOW)
     assert step.done_at == parse_instant(value)
+
+
+# ---------------------------------------------------------------- the header names the plan (format 2)
+
+def test_the_header_names_the_plan_its_id_and_version() -> None:
+    text = format_export(PLAN, STATES, "alice", "Study Hall", NOW, plan_id=3, version=2, track="Back--end")
+    assert text.splitlines()[2:4] == [
+        "<!-- stepwise progress export v2 plan=3 version=2 -->",
+        f"<!-- plan “{PLAN.title}”, version 2, track “Back- -end” -->",  # `--` would end the comment
+    ]
+    assert export_origin(text.encode()) == ExportOrigin(2, 3, 2, PLAN.title)
+    assert len(parse_export(PLAN, text.encode(), NOW)) == PLAN.total  # the header is not a problem
+
+
+def test_a_format_1_file_is_the_bundled_plans_and_a_hand_made_one_claims_none() -> None:
+    text = format_export(PLAN, STATES, "alice", "Study Hall", NOW).replace(
+        "<!-- stepwise progress export v2 plan=0 version=1 -->", "<!-- stepwise progress export v1 -->")
+    assert export_origin(text.encode()) == ExportOrigin(1, 0, None, PLAN.title)
+    assert len(parse_export(PLAN, text.encode(), NOW)) == PLAN.total
+    assert export_origin(f"{line(1, 'x')}\n<!-- stepwise progress export v2 plan=4 version=1 -->".encode()) is None
+    assert export_origin(b"") is None
+    with pytest.raises(UserError, match="not UTF-8"):
+        export_origin(b"\xff\xfe\x00")
