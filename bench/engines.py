@@ -17,8 +17,7 @@ from typing import Any
 ALL = ("sqlite", "postgresql")
 LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
-_server: Any = None
-_unavailable: str | None = None
+_state: dict[str, Any] = {"server": None, "unavailable": None}  # the run's server, or why there is none
 
 
 def chosen() -> tuple[str, ...]:
@@ -31,23 +30,21 @@ def chosen() -> tuple[str, ...]:
 
 
 def _start() -> Any:
-    global _server, _unavailable
-    if _server is None and _unavailable is None:
+    if _state["server"] is None and _state["unavailable"] is None:
         try:
             from tests.engines import start_pg_server
 
-            _server = start_pg_server()
+            _state["server"] = start_pg_server()
         except Exception as error:  # a bench without PostgreSQL still runs SQLite
-            _unavailable = repr(error)
-            print(f"PostgreSQL not available ({_unavailable}): SQLite only")
+            _state["unavailable"] = repr(error)
+            print(f"PostgreSQL not available ({error!r}): SQLite only")
         else:
             atexit.register(stop)
-    return _server
+    return _state["server"]
 
 
 def stop() -> None:
-    global _server
-    server, _server = _server, None
+    server, _state["server"] = _state["server"], None
     if server is not None:
         server.stop()
 
