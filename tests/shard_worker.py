@@ -225,6 +225,7 @@ def main() -> None:
     parser.add_argument("--paced", action="store_true", help="keep the dispatcher's 40 requests/s window")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format=f"[{args.name}] %(levelname)s %(message)s")
+    logging.getLogger("discord").setLevel(logging.ERROR)  # no voice here: its start-up warnings are noise
     ids = tuple(int(part) for part in args.shard_ids.split(","))
     asyncio.run(serve(args.url, args.name, ids, args.shard_count, args.seed, pause_ms=args.pause_ms,
                       chunk=args.chunk, batch=args.batch, paced=args.paced))
