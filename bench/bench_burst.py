@@ -16,7 +16,9 @@ Baselines in the same run: the same burst of a trivial public reply (/bench-ping
 /bench-ping one at a time. Also the same 1,000 /done spread evenly over 2 s (500 a second): what the latency is
 when the arrival rate is below what the process sustains. Kinds alternate so drift on the shared machine hits all.
 
-Engines: `ENGINES` maps a name to the settings of a fresh store in a folder; the PostgreSQL port adds its own.
+Engines: both, one after the other in the same run (bench/engines.py: a SQLite file, a fresh PostgreSQL
+database; STEPWISE_BENCH_ENGINES picks). On SQLite writers take turns on one connection; on PostgreSQL they run
+concurrently on the store's pool (5 connections + 10 overflow).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,7 @@ from simcord import actors as simcord_actors
 from simcord.enums import AppCommandType, InteractionType
 from simcord.results import InteractionResult
 
+from bench import engines
 from bench.bench_reminders import GcPauses
 from bench.common import LoopMonitor, bot_side_timer, percentile, print_table, timed
 from bot.app import create_bot
@@ -50,14 +53,9 @@ SEQUENTIAL = 200
 SPREAD = 2.0  # seconds over which the spread bursts arrive (500 a second)
 TARGET_P99 = 0.250
 
-SettingsFactory = Callable[[Path], Settings]
 
-
-def sqlite_settings(folder: Path) -> Settings:
-    return Settings(_env_file=None, database_path=folder / "burst.sqlite3", discord_token=None)  # type: ignore[call-arg]
-
-
-ENGINES: dict[str, SettingsFactory] = {"sqlite": sqlite_settings}
+def settings_for(url: str) -> Settings:
+    return Settings(_env_file=None, database_url=url, discord_token=None)  # type: ignore[call-arg]
 
 
 def emit_slash(actor: simcord.MemberActor, channel: Any, name: str,
@@ -170,49 +168,48 @@ def add_ping(bot: Any) -> None:
     bot.tree.add_command(bench_ping)
 
 
-async def bench_engine(engine: str, settings_for: SettingsFactory) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        bot = create_bot(settings_for(Path(tmp)), interval_job=False)  # the bench sends every command itself
-        add_ping(bot)
-        cog: Any = bot.get_cog("Progress")
-        if cog is not None:
-            cog.render_charts = False
-        env = simcord.Env(bot, settle_timeout=600.0, shard_count=1)
-        await env.start()
-        try:
-            started = time.perf_counter()
-            guild = env.create_guild("Burst Hall")
-            channel = guild.create_text_channel("study")
-            members = [guild.add_member(env.create_user(f"m{i}")) for i in range(MEMBERS)]
-            await env.settle()
-            print(f"[{engine}] {MEMBERS:,} members in {time.perf_counter() - started:.1f} s")
-            # As `make run` does after set-up (freeze_heap=True), each burst first freezes what exists (run_burst):
-            # it lives as long as the process and stays out of the collector's full passes. Here that includes
-            # SimCord's world and the replies it recorded, which a real bot does not hold.
+async def bench_engine(engine: str, url: str) -> None:
+    bot = create_bot(settings_for(url), interval_job=False)  # the bench sends every command itself
+    add_ping(bot)
+    cog: Any = bot.get_cog("Progress")
+    if cog is not None:
+        cog.render_charts = False
+    env = simcord.Env(bot, settle_timeout=600.0, shard_count=1)
+    await env.start()
+    try:
+        started = time.perf_counter()
+        guild = env.create_guild("Burst Hall")
+        channel = guild.create_text_channel("study")
+        members = [guild.add_member(env.create_user(f"m{i}")) for i in range(MEMBERS)]
+        await env.settle()
+        print(f"[{engine}] {MEMBERS:,} members in {time.perf_counter() - started:.1f} s")
+        # As `make run` does after set-up (freeze_heap=True), each burst first freezes what exists (run_burst):
+        # it lives as long as the process and stays out of the collector's full passes. Here that includes
+        # SimCord's world and the replies it recorded, which a real bot does not hold.
 
-            for i in range(5):  # warm-up: first-call costs
-                await members[i].slash(channel, "bench-ping")
-                await members[i].slash(channel, "done")
-            with bot_side_timer(bot) as seq_ping:
-                await timed(SEQUENTIAL, lambda i: members[i].slash(channel, "bench-ping"))
-            with bot_side_timer(bot) as seq_done:
-                await timed(SEQUENTIAL, lambda i: members[i].slash(channel, "done"))
+        for i in range(5):  # warm-up: first-call costs
+            await members[i].slash(channel, "bench-ping")
+            await members[i].slash(channel, "done")
+        with bot_side_timer(bot) as seq_ping:
+            await timed(SEQUENTIAL, lambda i: members[i].slash(channel, "bench-ping"))
+        with bot_side_timer(bot) as seq_done:
+            await timed(SEQUENTIAL, lambda i: members[i].slash(channel, "done"))
 
-            kinds = (("/bench-ping at once", "bench-ping", 0.0), ("/done at once", "done", 0.0),
-                     (f"/done over {SPREAD:.0f} s", "done", SPREAD))
-            bursts: dict[str, list[Measured]] = {label: [] for label, _, _ in kinds}
-            for _ in range(BURSTS):  # alternating, so drift on the shared machine hits every kind alike
-                for label, command, spread in kinds:
-                    before = await done_total(bot, guild.id)
-                    measured = Measured(*await run_burst(env, members, channel, command, spread))
-                    gained = await done_total(bot, guild.id) - before
-                    assert gained == (MEMBERS if command == "done" else 0), (command, gained)
-                    bursts[label].append(measured)
-            env.errors  # noqa: B018 - acknowledge (none expected)
-        finally:
-            gc.unfreeze()
-            await env.shutdown()
-            await bot.close()
+        kinds = (("/bench-ping at once", "bench-ping", 0.0), ("/done at once", "done", 0.0),
+                 (f"/done over {SPREAD:.0f} s", "done", SPREAD))
+        bursts: dict[str, list[Measured]] = {label: [] for label, _, _ in kinds}
+        for _ in range(BURSTS):  # alternating, so drift on the shared machine hits every kind alike
+            for label, command, spread in kinds:
+                before = await done_total(bot, guild.id)
+                measured = Measured(*await run_burst(env, members, channel, command, spread))
+                gained = await done_total(bot, guild.id) - before
+                assert gained == (MEMBERS if command == "done" else 0), (command, gained)
+                bursts[label].append(measured)
+        env.errors  # noqa: B018 - acknowledge (none expected)
+    finally:
+        gc.unfreeze()
+        await env.shutdown()
+        await bot.close()
     report(engine, seq_ping, seq_done, bursts)
 
 
@@ -254,5 +251,6 @@ def report(engine: str, seq_ping: list[float], seq_done: list[float], bursts: di
 
 
 async def main() -> None:
-    for engine, settings_for in ENGINES.items():
-        await bench_engine(engine, settings_for)
+    with tempfile.TemporaryDirectory() as tmp:
+        for engine, url in await engines.urls(Path(tmp), "burst"):
+            await bench_engine(engine, url)

@@ -13,8 +13,10 @@
     the longest event-loop stall it causes, the Python heap it holds (tracemalloc), and finding the ~1,000 due
     at one instant (the job store's public `get_due_jobs` against our query).
 
-Engines: `ENGINES` maps a name to a function that opens a migrated store (given a file in a fresh folder);
-the PostgreSQL port adds its own (the raw-aggregate SQL is written with named parameters and no SQLite-only syntax).
+Engines: both, one after the other in the same run (bench/engines.py: a SQLite file, a fresh PostgreSQL
+database; STEPWISE_BENCH_ENGINES picks). The raw-aggregate SQL is written once, with named parameters and no
+SQLite-only syntax; only the instants are bound as each engine stores them (text on SQLite, timestamptz on
+PostgreSQL).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import statistics
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import text
 
+from bench import engines
 from bench.bench_reminders import DUE, T, populate
 from bench.common import LoopMonitor, print_table, timed
 from bot.domain.community import period_storage_key
@@ -57,18 +60,13 @@ RAW_RUNS = 7  # each raw call reads every done row of the server
 SAMPLED = 20  # members whose rank both designs must agree on
 REMINDERS = 100_000
 
-StoreFactory = Callable[[Path], Awaitable[Database]]
 
-
-async def sqlite_store(path: Path) -> Database:
-    """Open (and migrate) the store at `path`, a file in a fresh temporary folder."""
-    db = Database(path)
+async def open_store(url: str) -> Database:
+    """Open (and migrate) the store at `url`: a SQLite file in a fresh folder, or a fresh PostgreSQL database."""
+    db = Database(url)
     await db.open()
     await db.migrate()
     return db
-
-
-ENGINES: dict[str, StoreFactory] = {"sqlite": sqlite_store}
 
 
 # ---------------------------------------------------------------------------- (a) leaderboards
@@ -92,19 +90,21 @@ def raw_rank_sql(week: bool) -> str:
             "(agg.r = me.r AND agg.user_id < :u)))) + 1, (SELECT COUNT(*) FROM agg) FROM me")
 
 
-def _params(week: bool, **extra: object) -> dict[str, object]:
+def _params(db: Database, week: bool, **extra: object) -> dict[str, object]:
     params: dict[str, object] = {"g": GUILD, **extra}
     if week:
-        params |= {"start": to_db(WEEK_START), "end": to_db(WEEK_START + timedelta(days=7))}
+        start, end = WEEK_START, WEEK_START + timedelta(days=7)
+        sqlite = db.dialect == "sqlite"  # SQLite stores instants as fixed-width UTC text (db.types.Instant)
+        params |= {"start": to_db(start) if sqlite else start, "end": to_db(end) if sqlite else end}
     return params
 
 
 async def raw_top(db: Database, week: bool) -> list[int]:
-    return [int(r[0]) for r in await db.fetchall(raw_top_sql(week), _params(week))]
+    return [int(r[0]) for r in await db.fetchall(raw_top_sql(week), _params(db, week))]
 
 
 async def raw_rank(db: Database, user_id: int, week: bool) -> int | None:
-    row = await db.fetchone(raw_rank_sql(week), _params(week, u=user_id))
+    row = await db.fetchone(raw_rank_sql(week), _params(db, week, u=user_id))
     return int(row[0]) if row else None
 
 
@@ -159,9 +159,9 @@ async def waits_behind(db: Database, query: Callable[[], Coroutine[Any, Any, obj
     return elapsed
 
 
-async def bench_leaderboards(engine: str, store: StoreFactory, folder: Path) -> None:
+async def bench_leaderboards(engine: str, url: str) -> None:
     rng = random.Random(2026)
-    db = await store(folder / "leaderboards.sqlite3")
+    db = await open_store(url)
     try:
         started = time.perf_counter()
         progress_rows = await seed_progress(db, rng)
@@ -266,14 +266,13 @@ async def tick() -> None:
     """Our one interval job (the bench never lets it run)."""
 
 
-async def bench_reminders_design(engine: str, store: StoreFactory, folder: Path) -> None:
+async def bench_reminders_design(engine: str, url: str) -> None:
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # the misfires are counted, not printed
-    path = folder / "reminders.sqlite3"
     started = time.perf_counter()
-    await populate(path, REMINDERS, DUE)  # bench_reminders' data: 100,000 daily reminders, 1,000 due at T
+    await populate(url, REMINDERS, DUE)  # bench_reminders' data: 100,000 daily reminders, 1,000 due at T
     print(f"\n[{engine}] built {REMINDERS:,} reminders ({DUE:,} due at {T:%H:%M} UTC) in "
           f"{time.perf_counter() - started:.1f} s")
-    db = await store(path)
+    db = await open_store(url)
     try:
         startup: list[tuple[str, list[float]]] = []
         stall_rows: list[tuple[str, list[float]]] = []
@@ -364,8 +363,9 @@ async def bench_reminders_design(engine: str, store: StoreFactory, folder: Path)
 
 
 async def main() -> None:
-    for engine, store in ENGINES.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            await bench_leaderboards(engine, store, Path(tmp))
-        with tempfile.TemporaryDirectory() as tmp:
-            await bench_reminders_design(engine, store, Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp:
+        boards = await engines.urls(Path(tmp), "leaderboards")
+        reminders = await engines.urls(Path(tmp), "reminders")
+        for (engine, board_url), (_same, reminder_url) in zip(boards, reminders, strict=True):
+            await bench_leaderboards(engine, board_url)
+            await bench_reminders_design(engine, reminder_url)

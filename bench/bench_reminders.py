@@ -9,6 +9,13 @@
 4. Shards: the due query over 100,000 reminders in 2,000 servers, for a process that owns every shard and for
    processes that own some (the SQL shard filter), with its query plan. Alone: `python -m bench.bench_reminders
    shards`.
+5. Two processes on one PostgreSQL database (real OS processes, tests/shard_worker.py: each its own interpreter,
+   store and shard range, Discord faked at the sender): 200,000 reminders in 2,000 servers, 2,000 of them due
+   within one minute, ticked at the instants the 30-second job would tick them, both processes told each instant
+   at the same moment. Counted: duplicates (none allowed), each process's share, the fan-out time unpaced (what
+   the processes can do) and with their real pacing, against the floor of Discord's 50 requests a second (one
+   bot token's global limit, shared by all of its processes). STEPWISE_BENCH_PROCESS_REMINDERS sets the size.
+   Alone: `python -m bench.bench_reminders processes`.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import random
 import shutil
 import statistics
@@ -522,14 +530,117 @@ async def pg_databases(count: int) -> tuple[list[str], Any]:
     except Exception as error:  # a bench without PostgreSQL still runs SQLite
         print(f"PostgreSQL not available ({error!r}): SQLite only")
         return [], None
-    urls = [(await server.new_database()).render_as_string(hide_password=False) for _ in range(count)]
+    urls = [(await asyncio.to_thread(server.new_database)).render_as_string(hide_password=False)
+            for _ in range(count)]  # the server's calls run their own event loops: in a thread
     return urls, server.stop
+
+
+# ---------------------------------------------------------------------------- 5. two OS processes, one database
+
+PROCESS_MEMBERS = int(os.environ.get("STEPWISE_BENCH_PROCESS_REMINDERS", "200000"))
+PROCESS_DUE = 2_000
+PROCESS_SERVERS = 2_000
+PROCESS_SHARDS = 8
+DISCORD_RATE = 50  # requests a second: one bot token's global limit, whatever the number of processes
+TICKS = (T, T + timedelta(seconds=30), T + timedelta(seconds=60))  # the 30-second job's instants over the minute
+
+
+def snowflakes(count: int, rng: random.Random) -> list[int]:
+    epoch_ms = 1_420_070_400_000  # Discord's epoch
+    return [((int(T.timestamp() * 1000) - epoch_ms - rng.randrange(10**11)) << 22) | rng.randrange(1 << 22)
+            for _ in range(count)]
+
+
+async def _spread_due(url: str, due: int) -> None:
+    """The first `due` reminders due within the minute after T (evenly), none sent yet, their DM channels known
+    (as after a first DM: one request per DM); the rest stay due later today."""
+    db = Database(url)
+    await db.open()
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(delete(tables.reminder_sends))
+            await conn.execute(delete(tables.reminder_deliveries))
+            rows = [{"u": 10_000 + i, "at": T + timedelta(seconds=60 * i / due)} for i in range(due)]
+            await conn.execute(text("UPDATE reminders SET regular_due = :at, due_date = :day, next_due_utc = :at, "
+                                    "paused_reason = NULL, dm_channel_id = user_id WHERE user_id = :u"),
+                               [{**row, "day": T.date()} for row in rows])
+    finally:
+        await db.close()
+
+
+async def _two_processes(url: str, ranges: tuple[tuple[int, ...], tuple[int, ...]], *,
+                         paced: bool) -> dict[str, Any]:
+    from tests.shard_worker import Requests, Worker
+
+    await _spread_due(url, PROCESS_DUE)
+    sent = Requests()
+    options = ("--pause-ms", "0", "--chunk", str(CHUNK), "--batch", "5000", *(("--paced",) if paced else ()))
+    workers = [await Worker.start(url, name, ids, PROCESS_SHARDS, sent, seed=n, options=options)
+               for n, (name, ids) in enumerate(zip("ab", ranges, strict=True))]
+    tick_seconds: list[float] = []
+    try:
+        for worker in workers:
+            await worker.until("ready")
+        started = time.perf_counter()
+        for instant in TICKS:
+            tick_started = time.perf_counter()
+            for worker in workers:  # both told before either is waited for
+                worker.send({"tick": instant.isoformat()})
+            for worker in workers:
+                await worker.until("ticked")
+            tick_seconds.append(time.perf_counter() - tick_started)
+        fan_out = time.perf_counter() - started
+    finally:
+        for worker in workers:
+            await worker.close()
+    nonces = [nonce for *_, nonce in sent.dms]
+    members = {(g, u) for _w, g, u, _n in sent.dms}
+    return {"dms": len(sent.dms), "distinct": len(set(nonces)), "members": len(members),
+            "duplicates": len(nonces) - len(set(nonces)),
+            "shares": {name: sum(1 for w, *_ in sent.dms if w == name) for name in "ab"},
+            "ticks": tick_seconds, "fan_out": fan_out}
+
+
+async def bench_processes(url: str) -> None:
+    rng = random.Random(55)
+    guilds = snowflakes(PROCESS_SERVERS, rng)
+    started = time.perf_counter()
+    await populate(url, PROCESS_MEMBERS, 0, guilds=guilds)
+    print(f"\nBuilt {PROCESS_MEMBERS:,} reminders in {PROCESS_SERVERS:,} servers in "
+          f"{time.perf_counter() - started:.1f} s (PostgreSQL)")
+    floor = PROCESS_DUE / DISCORD_RATE
+    half = tuple(range(PROCESS_SHARDS // 2))
+    cases = [("disjoint: shards 0-3 / 4-7 of 8", (half, tuple(range(PROCESS_SHARDS // 2, PROCESS_SHARDS)))),
+             ("overlapping: both run all 8 shards", (tuple(range(PROCESS_SHARDS)),) * 2)]
+    rows: list[tuple[str, list[float]]] = []
+    print(f"\nTwo OS processes, one PostgreSQL database: {PROCESS_MEMBERS:,} reminders, {PROCESS_DUE:,} due within "
+          f"one minute, ticks at +0 / +30 / +60 s (floor at Discord's {DISCORD_RATE} requests/s: {floor:.0f} s)")
+    for label, ranges in cases:
+        runs = [await _two_processes(url, ranges, paced=False) for _ in range(3)]
+        for run in runs:
+            assert run["dms"] == run["distinct"] == run["members"] == PROCESS_DUE, run  # each DM once, all sent
+        rows.append((f"{label}: fan-out, unpaced", [r["fan_out"] for r in runs]))
+        shares = " / ".join(f"{r['shares']['a']}+{r['shares']['b']}" for r in runs)
+        print(f"  {label}: {PROCESS_DUE:,} DMs, duplicates {sum(r['duplicates'] for r in runs)} in {len(runs)} runs; "
+              f"shares (a+b) {shares}; per tick {', '.join(f'{s:.2f}' for s in runs[-1]['ticks'])} s")
+    paced = await _two_processes(url, cases[0][1], paced=True)
+    assert paced["dms"] == paced["distinct"] == PROCESS_DUE, paced
+    rows.append((f"{cases[0][0]}: fan-out, paced (40/s each)", [paced["fan_out"]]))
+    print_table("Fan-out of the minute's DMs (seconds; unpaced: the fake Discord answers at once)", rows, unit="s")
+    rate = PROCESS_DUE / paced["fan_out"]
+    print(f"  paced: {PROCESS_DUE:,} DMs in {paced['fan_out']:.1f} s = {rate:.0f} requests/s together "
+          f"(shares {paced['shares']['a']} + {paced['shares']['b']}); Discord's global limit is {DISCORD_RATE}/s "
+          f"per bot: {'over it' if rate > DISCORD_RATE else 'within it'}")
 
 
 async def main(only: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        pg_urls, stop_pg = await pg_databases(2)
+        pg_urls, stop_pg = await pg_databases(3 if only in (None, "processes") else 2)
         try:
+            if only == "processes":
+                if pg_urls:
+                    await bench_processes(pg_urls[2])
+                return
             if only == "shards":
                 await bench_shards(Path(folder) / "shards.sqlite3", "SQLite")
                 if pg_urls:
@@ -552,6 +663,7 @@ async def main(only: str | None = None) -> None:
                 await bench_dispatch(url, engine)
             if pg_urls:
                 await bench_dispatch(pg_urls[0], "PostgreSQL", processes=2, due=2 * DUE)
+                await bench_processes(pg_urls[2])
             await bench_shards(Path(folder) / "shards.sqlite3", "SQLite")
             if pg_urls:
                 await bench_shards(pg_urls[1], "PostgreSQL")

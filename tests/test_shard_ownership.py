@@ -20,13 +20,9 @@ processes on one PostgreSQL database, each with its own store and shard range, r
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,7 +44,7 @@ from tests import engines
 from tests.community_support import mark_done
 from tests.conftest import simulated
 from tests.helpers import message_text
-from tests.shard_worker import FakeDiscord, Process, Requests, sharded
+from tests.shard_worker import FakeDiscord, Process, Requests, Worker, sharded
 
 COUNT = 4
 T9 = datetime(2026, 1, 1, 9, tzinfo=UTC)
@@ -261,7 +257,6 @@ SERVERS_PER_SHARD = 3
 MEMBERS_PER_SERVER = 25  # 12 servers, 300 members
 DAYS = 2
 INSTANTS = (T9, T9 + timedelta(seconds=30), T18, T18 + timedelta(minutes=3))
-WORKER_TIMEOUT = 600.0  # a hang's bound, not a speed limit: a loaded machine is slow, not broken
 
 RANGES = pytest.mark.parametrize(("first", "second"), [
     ((0, 1), (2, 3)),  # disjoint: each process does half
@@ -363,59 +358,6 @@ def pg_url(request: pytest.FixtureRequest) -> str:
     return engines.new_pg_database(server).render_as_string(hide_password=False)
 
 
-class Worker:
-    """One `python -m tests.shard_worker` OS process: its own interpreter, its own store on the database."""
-
-    def __init__(self, name: str, child: asyncio.subprocess.Process, sent: Requests) -> None:
-        self.name, self.child, self.sent = name, child, sent
-
-    @classmethod
-    async def start(cls, url: str, name: str, ids: tuple[int, ...], seed: int, sent: Requests) -> Worker:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.shard_worker", "--url", url, "--name", name,
-            "--shard-ids", ",".join(map(str, ids)), "--shard-count", str(COUNT), "--seed", str(seed),
-            cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        return cls(name, child, sent)
-
-    async def line(self) -> dict[str, Any]:
-        assert self.child.stdout is not None
-        raw = await asyncio.wait_for(self.child.stdout.readline(), WORKER_TIMEOUT)
-        if not raw:
-            raise AssertionError(f"worker {self.name} exited ({await self.child.wait()}) before answering")
-        return json.loads(raw)  # type: ignore[no-any-return]
-
-    async def until(self, key: str) -> dict[str, Any]:
-        """Read lines until one with `key`, recording the send requests met on the way."""
-        while True:
-            message = await self.line()
-            if "dm" in message:
-                g, user, nonce = message["dm"]
-                self.sent.dms.append((self.name, g, user, nonce))
-            elif "post" in message:
-                g, slot, nonce = message["post"]
-                self.sent.posts.append((self.name, g, datetime.fromisoformat(slot), nonce))
-            elif key in message:
-                return message
-
-    def send(self, command: dict[str, Any]) -> None:
-        assert self.child.stdin is not None
-        self.child.stdin.write((json.dumps(command) + "\n").encode())
-
-    async def close(self) -> None:
-        if self.child.returncode is None:
-            with contextlib.suppress(ConnectionError):
-                self.send({"quit": True})
-                assert self.child.stdin is not None
-                await self.child.stdin.drain()
-                self.child.stdin.close()
-            try:
-                await asyncio.wait_for(self.child.wait(), WORKER_TIMEOUT)
-            except TimeoutError:
-                self.child.kill()
-                await self.child.wait()
-
-
-ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 @RANGES
@@ -427,7 +369,8 @@ async def test_two_os_processes_on_one_postgresql_database_send_each_dm_and_post
     request to the fake Discord takes a random 0-3 ms, so the chunks of the two processes interleave."""
     world = await seed(pg_url)
     sent = Requests()
-    workers = [await Worker.start(pg_url, "a", first, 1, sent), await Worker.start(pg_url, "b", second, 2, sent)]
+    workers = [await Worker.start(pg_url, "a", first, COUNT, sent, seed=1),
+               await Worker.start(pg_url, "b", second, COUNT, sent, seed=2)]
     try:
         for worker, ids in zip(workers, (first, second), strict=True):
             ready = await worker.until("ready")
