@@ -200,7 +200,7 @@ class Progress(commands.Cog):
         summary = summarize(plan.total, (s.status for s in data.states.values()), done_times, now, today)
         embed = views.progress_embed(plan, name, data, summary, streaks(done_times, tz, today),
                                      avatar=target.display_avatar.url, track=track_name)
-        cohort = await get_cohort(self.bot.db, guild_id)
+        cohort = await get_cohort(self.bot.db, guild_id, plan_id=track.plan_id)  # the track's own cohort
         if cohort:
             server_tz = await get_guild_timezone(self.bot.db, guild_id, self.bot.settings.tz)
             status = cohort_status(cohort, data.done_count, local_date(now, server_tz), plan.total)

@@ -59,6 +59,7 @@ from db.tables import (
     guild_settings,
     history,
     members,
+    nudges,
     period_counts,
     plans,
     progress,
@@ -532,7 +533,9 @@ async def forget_member(db: Database, guild_id: int, user_id: int) -> ChangeResu
     def forget(conn: Connection) -> MemberProgress:
         _lock_member(conn, guild_id, user_id)
         before = _read_member(conn, guild_id, user_id)
-        conn.execute(_FORGET, {"g": guild_id, "u": user_id})
+        conn.execute(_FORGET, {"g": guild_id, "u": user_id})  # progress, parked tracks, history... cascade
+        for table in (weekly_active, nudges):  # kept by user id without a foreign key: deleted here
+            conn.execute(delete(table).where(table.c.guild_id == guild_id, table.c.user_id == user_id))
         return before
 
     before = await db.run_sync(forget)

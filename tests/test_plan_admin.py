@@ -169,3 +169,19 @@ async def test_default_and_remove_with_confirmation(env: simcord.Env, world: Wor
     refused = await admin.slash(world.channel, "config plan remove", name="Backend Learning Plan")
     assert "cannot be removed" in refused.response.content
     env.errors.clear()
+
+
+async def test_a_cohort_per_track_shows_on_its_members_progress(env: simcord.Env, world: World,
+                                                                admin: simcord.MemberActor) -> None:
+    await admin.click((await upload(admin, world, frontend())).response, label="Confirm")
+    bot = bot_of(env)
+    today = bot.clock().date().isoformat()
+    result = await admin.slash(world.channel, "config cohort", start=today, pace=2.0, track="Frontend")
+    assert "all 6 steps" in result.response.content
+    await world.alice.slash(world.channel, "track join", name="Frontend")
+    await world.alice.slash(world.channel, "done")
+    card = await world.alice.slash(world.channel, "progress")
+    assert "Cohort pace" in embed_text(card)
+    other = await world.bob.slash(world.channel, "done")  # bob is on the bundled plan: it has no cohort
+    assert other.response is not None
+    assert "Cohort pace" not in embed_text(await world.bob.slash(world.channel, "progress"))

@@ -204,3 +204,25 @@ async def test_plan_names_are_unique_per_server_and_the_limit_holds(db: Database
         await add_plan(db, G, name="P9", title="x", steps=1, source=plan_text(1), now=T0, by=None, limit=3)
     assert parse_plan((await tracks_db.list_plans(db, G))[0].source).total == 3
     assert await db.fetchone(select(progress).limit(1)) is None
+
+
+async def test_forgetting_a_member_deletes_every_track_and_their_activity(db: Database) -> None:
+    from datetime import date
+
+    from db.insights import claim_nudge, nudge_states
+    from db.progress import forget_member
+    from db.tables import weekly_active
+
+    front = await upload(db, "Frontend", 5)
+    await mark(db, 1, [1, 2], T0)
+    await switch_track(db, G, 1, front, steps=range(1, 6), now=T0, default_tz=TZ)
+    await mark(db, 1, [1], T0)
+    assert await claim_nudge(db, G, 1, week=date(2026, 3, 2), plan_id=front, step=2, nonce="n", now=T0, by=None,
+                             every=timedelta(days=7))
+    await mark(db, 2, [1], T0)  # someone else's rows stay
+    await forget_member(db, G, 1)
+    for table in (progress, parked_progress, weekly_active, members):
+        assert [r for r in await db.fetchall(select(table)) if r.user_id == 1] == [], table.name
+    assert await nudge_states(db, G) == []
+    assert len((await load_member(db, G, 2)).states) == 1
+    await check_summaries(db)
