@@ -202,3 +202,11 @@ def test_a_format_1_file_is_the_bundled_plans_and_a_hand_made_one_claims_none() 
     assert export_origin(b"") is None
     with pytest.raises(UserError, match="not UTF-8"):
         export_origin(b"\xff\xfe\x00")
+
+
+def test_a_step_number_of_thousands_of_digits_is_a_clear_problem() -> None:
+    data = ("- [x] " + "9" * 5000 + ". Huge (x)\n").encode()
+    with pytest.raises(UserError, match="line 1: the step number 999999999999… is too long"):
+        parse_export(PLAN, data, NOW)
+    marker = ("<!-- stepwise progress export v2 plan=" + "7" * 5000 + " version=1 -->\n").encode()
+    assert export_origin(marker) is None  # an unreadable marker claims no plan

@@ -142,6 +142,9 @@ class ExportOrigin:
     title: str | None  # the plan's title, from the file's heading
 
 
+MAX_NUMBER_DIGITS = 9  # a step, plan or version number longer than this is refused before int()
+
+
 def export_origin(data: bytes) -> ExportOrigin | None:
     """The plan a progress file names in its header, or None for a file without a marker (typed by hand).
     UserError for a file that is too big or not UTF-8 text, as `parse_export`."""
@@ -149,7 +152,7 @@ def export_origin(data: bytes) -> ExportOrigin | None:
     for line in decode(data).splitlines():
         if title is None and (heading := re.match(r"^#\s+(?P<title>\S.*?)\s*$", line)):
             title = heading["title"]
-        if match := MARKER_LINE.match(line):
+        if (match := MARKER_LINE.match(line)) and all(len(v or "") <= MAX_NUMBER_DIGITS for v in match.groups()):
             plan_id = int(match["plan"]) if match["plan"] else 0
             version = int(match["version"]) if match["version"] else None
             return ExportOrigin(int(match["format"]), plan_id, version, title)
@@ -171,6 +174,9 @@ def parse_export(plan: Plan, data: bytes, now: datetime) -> list[ImportedStep]:
             continue
         if match := STEP_LINE.match(line):
             current = None
+            if len(match["number"]) > MAX_NUMBER_DIGITS:  # int() of thousands of digits raises (and is slow)
+                problems.append(f"line {line_no}: the step number {match['number'][:12]}… is too long")
+                continue
             number = int(match["number"])
             step = plan.get(number)
             if step is None:
