@@ -7,7 +7,7 @@ rows) directly, then measures, in one run:
 - `/insights` end to end through SimCord, bot side (defer, reads, names, chart, reply), beside `/help`;
 - the road not taken: the funnel and step durations aggregated from raw progress rows (a GROUP BY over every
   done row of the server, as a design without the summaries would run on each call).
-STEPWISE_BENCH_DATABASE_URL runs it on PostgreSQL; STEPWISE_BENCH_INSIGHTS sets the member count.
+Both engines in one run (bench/engines.py: STEPWISE_BENCH_ENGINES); STEPWISE_BENCH_INSIGHTS sets the member count.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import discord
 import simcord
 from sqlalchemy import text
 
+from bench import engines
 from bench.common import LoopMonitor, bot_side_timer, print_table, timed
 from bot.app import create_bot
 from bot.config import Settings
@@ -98,10 +99,16 @@ RAW_FUNNEL = ("SELECT step, COUNT(*) FROM progress WHERE guild_id = :g AND statu
 
 
 async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        for _engine, url in await engines.urls(Path(tmp), "insights"):
+            await bench_engine(url)
+
+
+async def bench_engine(url: str) -> None:
     rng = random.Random(2026)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, database_path=Path(tmp) / "bench.sqlite3",  # type: ignore[call-arg]
-                            database_url=os.environ.get("STEPWISE_BENCH_DATABASE_URL", ""), discord_token=None)
+                            database_url=url, discord_token=None)
         bot = create_bot(settings, clock=lambda: NOW, interval_job=False)
         env = simcord.Env(bot, shard_count=1)
         await env.start()

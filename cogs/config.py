@@ -19,6 +19,7 @@ from bot.ui.names import member_names, mentioned_ids
 from bot.ui.plan_admin_views import plans_list_embed, upload_preview_embed, upload_problems_embed
 from bot.ui.plan_views import escape
 from bot.ui.progress_views import ConfirmView
+from bot.ui.track_views import track_choices
 from db.community import (
     change_timezone,
     get_settings,
@@ -277,9 +278,7 @@ class Config(commands.GroupCog, group_name="config", group_description="Server s
                                      current: str) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        wanted = current.casefold().strip()
-        return [app_commands.Choice(name=f"{t.name} ({t.plan.total} steps)"[:100], value=t.name[:100])
-                for t in await self.bot.tracks.tracks(interaction.guild_id) if wanted in t.name.casefold()][:25]
+        return track_choices(await self.bot.tracks.tracks(interaction.guild_id), current)
 
     async def _role_labels(self, guild_id: int, roles: dict[int, int]) -> dict[int, str]:
         """How /config show names each milestone role's milestone: the phase, and the track when it is not the

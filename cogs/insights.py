@@ -21,6 +21,7 @@ from bot.services import insights as service
 from bot.ui.components import AnsweredView
 from bot.ui.insights_views import CHART_FILENAME, chart_wanted, insights_chart, insights_embed
 from bot.ui.names import member_names
+from bot.ui.track_views import track_choices
 from db.settings import get_guild_timezone
 
 log = logging.getLogger(__name__)
@@ -177,10 +178,7 @@ class Insights(commands.Cog):
                                  current: str) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        wanted = current.casefold().strip()
-        return [app_commands.Choice(name=f"{t.name} ({t.plan.total} steps)"[:100], value=t.name[:100])
-                for t in await self.bot.tracks.tracks(interaction.guild_id)
-                if wanted in t.name.casefold()][:25]
+        return track_choices(await self.bot.tracks.tracks(interaction.guild_id), current)
 
     async def nudge(self, guild_id: int, track: Track, report: service.Report, *, by: int) -> service.NudgeResult:
         tz = await get_guild_timezone(self.bot.db, guild_id, self.bot.settings.tz)
