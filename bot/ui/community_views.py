@@ -162,7 +162,7 @@ def share_page(rows: Sequence[ShareRow], own: ShareOwn, *, owner: int, index: in
 
 def buddies_embed(step: Step, buddies: Sequence[Buddy], total: int, nearby: Mapping[int, int], *,
                   own: bool, names: Mapping[int, str]) -> discord.Embed:
-    title = f"Study buddies on step {step.number}: {step.title}"[:256]
+    title = f"Study buddies on step {step.number}: {escape(step.title)}"[:256]
     if not buddies:
         where = "your step" if own else f"step {step.number}"
         lines = [f"No one else is on {where} yet."]

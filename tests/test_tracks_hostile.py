@@ -1,0 +1,100 @@
+"""Issue 11 under hostile use (SimCord): plans whose texts are Markdown, links and mentions, admins racing each
+other and the store, buttons that outlive what they were made for, stored plans that no longer parse.
+
+Every test here failed before the fix it was written with (see the commit that added it)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import discord
+import pytest
+import simcord
+
+from tests.community_support import add_admin
+from tests.conftest import World
+from tests.helpers import dms, embed_text, message_text, tick
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+# Text an admin may put in a plan: none of it may render as Markdown, a masked link or a mention.
+LOUD = "**Bold** [free nitro](https://evil.example) @everyone <@123456789012345678> `tick` __under__"
+RAW = ("**Bold**", "@everyone", "<@123456789012345678>", "`tick`", "__under__")
+LIVE_LINK = re.compile(r"(?<!\\)\[free nitro\]\(")  # a masked link unless its `[` is escaped
+
+
+def loud_plan() -> bytes:
+    return (f"# {LOUD} plan\n\n## {LOUD} phase\n"
+            + "".join(f"- [ ] {i}. {LOUD} {i} (Do {LOUD} {i})\n" for i in range(1, 4))).encode()
+
+
+def assert_inert(text: str, where: str) -> None:
+    """`text` (what Discord renders as Markdown) holds none of the raw pieces: each shows as text."""
+    for raw in RAW:
+        assert raw not in text, f"{where}: {raw!r} is live in {text!r}"
+    assert LIVE_LINK.search(text) is None, f"{where}: a masked link is live in {text!r}"
+
+
+def rendered(message: simcord.ResponseMessage | discord.Message) -> str:
+    """What Discord reads as Markdown in a message: content, embed titles, descriptions, field names and values
+    (footers and author names are plain text, so they are left out)."""
+    parts: list[str] = [message.content or ""]
+    for embed in message.embeds:
+        parts += [embed.title or "", embed.description or ""]
+        parts += [f"{f.name}\n{f.value}" for f in embed.fields]
+    return "\n".join(parts)
+
+
+@pytest.fixture
+async def admin(env: simcord.Env, world: World) -> simcord.MemberActor:
+    member = add_admin(env, world)
+    await env.settle()
+    return member
+
+
+async def upload(admin: simcord.MemberActor, world: World, data: bytes,
+                 name: str = "Loud") -> simcord.InteractionResult:
+    return await admin.slash(world.channel, "config plan upload", file=("plan.md", data), name=name)
+
+
+async def test_plan_texts_are_shown_as_text_everywhere(env: simcord.Env, world: World,
+                                                       admin: simcord.MemberActor) -> None:
+    shown = await upload(admin, world, loud_plan())
+    assert_inert(rendered(shown.response), "the preview")
+    await admin.click(shown.response, label="Confirm")
+    hall = world.guild.create_text_channel("hall")
+    await admin.slash(world.channel, "config milestones", channel=hall)
+    alice, bob = world.alice, world.bob
+    for member in (alice, bob):
+        await member.slash(world.channel, "track join", name="Loud")
+    replies = {
+        "/plan step": await alice.slash(world.channel, "plan step", number=1),
+        "/plan next": await alice.slash(world.channel, "plan next"),
+        "/plan overview": await alice.slash(world.channel, "plan overview"),
+        "/plan search": await alice.slash(world.channel, "plan search", query="bold"),
+        "/track list": await alice.slash(world.channel, "track list"),
+        "/start": await alice.slash(world.channel, "start", step=1),
+        "/skip": await alice.slash(world.channel, "skip", step=3),
+    }
+    await bob.slash(world.channel, "done")
+    replies["/buddies"] = await alice.slash(world.channel, "buddies", step=2)
+    replies["/done"] = await alice.slash(world.channel, "done")
+    for where, result in replies.items():
+        assert result.response is not None, where
+        assert_inert(rendered(result.response), where)
+    assert "Bold" in embed_text(replies["/plan step"])  # shown, as text
+
+    await alice.slash(world.channel, "remind set", time="09:00", timezone="UTC")
+    await tick(env, datetime(2026, 1, 2, 9, tzinfo=UTC))
+    [dm] = dms(alice)
+    assert "Bold" in message_text(dm)
+    assert_inert(rendered(dm), "the reminder DM")
+    pressed = await alice.user.click(dm, label="Mark done")
+    assert pressed.response is not None
+    assert_inert(rendered(pressed.response), "the reminder DM after Mark done")
+    for _ in range(2):
+        await bob.slash(world.channel, "done")  # bob finishes the phase and the plan
+    [announcement] = [m for m in hall.history() if m.author.bot]
+    assert "Bold" in announcement.content
+    assert_inert(rendered(announcement), "the milestone announcement")
