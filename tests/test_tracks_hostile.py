@@ -14,7 +14,7 @@ import simcord
 
 from tests.community_support import add_admin
 from tests.conftest import World
-from tests.helpers import dms, embed_text, message_text, tick
+from tests.helpers import assert_user_error, dms, embed_text, message_text, tick
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -98,3 +98,15 @@ async def test_plan_texts_are_shown_as_text_everywhere(env: simcord.Env, world: 
     [announcement] = [m for m in hall.history() if m.author.bot]
     assert "Bold" in announcement.content
     assert_inert(rendered(announcement), "the milestone announcement")
+
+
+async def test_an_unknown_track_name_and_the_tracks_listed_are_shown_as_text(env: simcord.Env, world: World,
+                                                                            admin: simcord.MemberActor) -> None:
+    await admin.click((await upload(admin, world, loud_plan(), name="**Loud** @everyone")).response,
+                      label="Confirm")
+    refused = await world.alice.slash(world.channel, "track join", name="`tick` <@123456789012345678>")
+    assert_user_error(env, refused, "There is no track called", "Loud")
+    assert_inert(refused.response.content, "the unknown track's answer")
+    refused = await admin.slash(world.channel, "config plan default", name="[free nitro](https://evil.example)")
+    assert_user_error(env, refused, "There is no track called")
+    assert_inert(refused.response.content, "the unknown track's answer")

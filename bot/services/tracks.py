@@ -15,6 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.errors import UserError
+from bot.domain.insights import escape_text
 from bot.domain.plan import Plan, PlanError, parse_plan
 from bot.domain.plan_upload import name_key
 from bot.domain.tracks import BUNDLED, Track, TrackStanding
@@ -102,8 +103,8 @@ class TrackCatalog:
         for track in offered:
             if name_key(track.name) == wanted:
                 return track
-        names = ", ".join(f"**{t.name}**" for t in offered)
-        raise UserError(f"There is no track called “{name[:60]}” here. Tracks: {names}.")
+        names = ", ".join(f"**{escape_text(t.name)}**" for t in offered)  # names admins and members typed: text
+        raise UserError(f"There is no track called “{escape_text(name[:60])}” here. Tracks: {names}.")
 
     async def by_id(self, guild_id: int, plan_id: int) -> Track:
         """The track of a stored plan id (a button made earlier): the bundled plan when it is gone."""
