@@ -6,13 +6,15 @@ Every test here failed before the fix it was written with (see the commit that a
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import discord
 import pytest
 import simcord
 
-from tests.community_support import add_admin
+from db import tracks as tracks_db
+from db.community import get_settings
+from tests.community_support import add_admin, bot_of, mark_done
 from tests.conftest import World
 from tests.helpers import assert_user_error, dms, embed_text, message_text, tick
 
@@ -110,3 +112,44 @@ async def test_an_unknown_track_name_and_the_tracks_listed_are_shown_as_text(env
     refused = await admin.slash(world.channel, "config plan default", name="[free nitro](https://evil.example)")
     assert_user_error(env, refused, "There is no track called")
     assert_inert(refused.response.content, "the unknown track's answer")
+
+
+# ---------------------------------------------------------------------------------------------- scheduled posts
+
+
+def small_plan(title: str, steps: int) -> str:
+    return f"# {title}\n" + "".join(f"- [ ] {i}. {title} topic {i} (Exercise {i})\n" for i in range(1, steps + 1))
+
+
+async def test_a_scheduled_post_with_ten_full_boards_stays_within_discords_limits(env: simcord.Env, world: World,
+                                                                                  admin: simcord.MemberActor) -> None:
+    """The most plans a server may have, each with a full board of members with 32-character names: one message
+    of at most 10 embeds and 6,000 characters in all (Discord refuses a bigger one, and the slot is lost)."""
+    bot = bot_of(env)
+    g = world.guild.id
+    tracks = [bot.tracks.bundled]
+    for index in range(10):
+        name = f"Track {index} " + "x" * 40  # 50 characters, the longest name a plan may have
+        row = await tracks_db.add_plan(bot.db, g, name=name, title=name, steps=500, source=small_plan(name, 500),
+                                       now=T0, by=None, limit=10)
+        track = await bot.tracks.get(g, row.plan_id)
+        assert track is not None
+        tracks.append(track)
+    for t, track in enumerate(tracks):
+        for i in range(11):
+            member = world.guild.add_member(env.create_user(f"{t:02d}{i:02d}" + "w" * 28))  # 32 characters
+            await bot.tracks.switch(g, member.id, track, T0, default_tz=bot.settings.tz)
+            await mark_done(env, g, member.id, range(1, 200 + t * 10 + i), T0 - timedelta(days=1))
+            await mark_done(env, g, member.id, [300 + i], T0)  # a mover this week too
+    await env.settle()
+    board = world.guild.create_text_channel("leaderboard")
+    await admin.slash(world.channel, "config leaderboard", channel=board, schedule="daily", time="18:00")
+    await tick(env, datetime(2026, 1, 1, 18, tzinfo=UTC))
+    [post] = [m for m in board.history() if m.author.bot]
+    assert 2 <= len(post.embeds) <= 10
+    assert sum(len(e) for e in post.embeds) <= 6000
+    assert "Track 0" in message_text(post)
+    shown = sum(1 for e in post.embeds if (e.title or "").startswith("Track: "))
+    assert f"{10 - shown} more track" in (post.embeds[-1].footer.text or "")  # the ones left out are counted
+    settings = await get_settings(bot.db, g)
+    assert "leaderboard_post" not in settings.failures
