@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 import discord
 import pytest
 import simcord
+from sqlalchemy.exc import DBAPIError
 
 from db import tracks as tracks_db
 from db.community import get_settings
 from tests.community_support import add_admin, bot_of, mark_done
 from tests.conftest import World
 from tests.helpers import assert_user_error, dms, embed_text, message_text, tick
+from tests.store_faults import refuse_writes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -153,3 +155,32 @@ async def test_a_scheduled_post_with_ten_full_boards_stays_within_discords_limit
     assert f"{10 - shown} more track" in (post.embeds[-1].footer.text or "")  # the ones left out are counted
     settings = await get_settings(bot.db, g)
     assert "leaderboard_post" not in settings.failures
+
+
+# ---------------------------------------------------------------------------------------------- Confirm
+
+
+FRONTEND = b"# Frontend\n## Basics\n" + b"".join(b"- [ ] %d. Page %d (Build page %d)\n" % (i, i, i)
+                                            for i in range(1, 7))
+
+
+async def test_confirm_while_the_database_refuses_writes_stores_nothing_and_can_be_pressed_again(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    bot = bot_of(env)
+    shown = await upload(admin, world, FRONTEND, name="Frontend")
+    await refuse_writes(bot.db)
+    try:
+        failed = await admin.click(shown.response, label="Confirm")
+    finally:
+        await refuse_writes(bot.db, on=False)
+    assert failed.response is not None, "Confirm was not answered"
+    assert failed.ephemeral
+    assert "Something went wrong on my side" in failed.response.content
+    simcord.assert_error(env, DBAPIError)
+    assert await tracks_db.list_plans(bot.db, world.guild.id, removed=True) == []  # nothing half stored
+    again = await admin.click(shown.response, label="Confirm")
+    assert again.response is not None, "the preview's Confirm went dead after one failure"
+    assert "is a track now: 6 steps" in again.response.content
+    [row] = await tracks_db.list_plans(bot.db, world.guild.id)
+    assert (row.name, row.version) == ("Frontend", 1)
+

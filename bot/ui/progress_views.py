@@ -173,6 +173,7 @@ class ConfirmView(AnsweredView):
         self.owner = owner
         self.on_confirm = on_confirm
         self.original: discord.Interaction | None = None
+        self._busy = False
         self.confirm.label = confirm_label
         self.confirm.style = discord.ButtonStyle.danger if danger else discord.ButtonStyle.success
 
@@ -184,8 +185,17 @@ class ConfirmView(AnsweredView):
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
+        # Stopped only once the action succeeded: after a failure (the database refused the write, a UserError)
+        # the buttons stay and work, so pressing again retries; a second press while one runs is answered.
+        if self._busy:
+            await send_ephemeral(interaction, "Already on it: one moment.")
+            return
+        self._busy = True
+        try:
+            await self.on_confirm(interaction)
+        finally:
+            self._busy = False
         self.stop()
-        await self.on_confirm(interaction)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
