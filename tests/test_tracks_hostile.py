@@ -11,16 +11,20 @@ from datetime import UTC, datetime, timedelta
 import discord
 import pytest
 import simcord
+from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 
 from db import tracks as tracks_db
 from db.community import get_settings
+from db.progress import load_member
+from db.tables import plans
 from tests.community_support import add_admin, bot_of, mark_done
 from tests.conftest import World
 from tests.helpers import assert_user_error, dms, embed_text, message_text, tick
 from tests.store_faults import refuse_writes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+BACKEND = "Backend Learning Plan"
 
 # Text an admin may put in a plan: none of it may render as Markdown, a masked link or a mention.
 LOUD = "**Bold** [free nitro](https://evil.example) @everyone <@123456789012345678> `tick` __under__"
@@ -184,3 +188,90 @@ async def test_confirm_while_the_database_refuses_writes_stores_nothing_and_can_
     [row] = await tracks_db.list_plans(bot.db, world.guild.id)
     assert (row.name, row.version) == ("Frontend", 1)
 
+
+
+# ---------------------------------------------------------------------------------------------- odd stored data
+
+
+async def damage_plan(env: simcord.Env, world: World) -> None:
+    """The stored Markdown of the server's plans no longer parses (edited by hand, or stored by older code);
+    the bot restarts, so nothing of it is cached."""
+    async with bot_of(env).db.transaction() as conn:
+        await conn.execute(update(plans).where(plans.c.guild_id == world.guild.id)
+                           .values(source="this is not a plan any more"))
+    await env.restart_bot(env.make_bot())  # type: ignore[attr-defined]
+
+
+async def on_damaged_track(env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    await admin.click((await upload(admin, world, FRONTEND, name="Frontend")).response, label="Confirm")
+    await world.alice.slash(world.channel, "track join", name="Frontend")
+    for _ in range(2):
+        await world.alice.slash(world.channel, "done")
+    await world.bob.slash(world.channel, "done")  # bob stays on the bundled plan
+    await world.alice.slash(world.channel, "remind set", time="09:00", timezone="UTC")
+    await damage_plan(env, world)
+
+
+async def test_members_on_a_plan_that_no_longer_parses_are_told_and_nothing_is_mixed_up(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    await on_damaged_track(env, world, admin)
+    bot = bot_of(env)
+    alice, bob = world.alice, world.bob
+    before = await load_member(bot.db, world.guild.id, alice.id)
+    assert set(before.done) == {1, 2}
+    for command, options in [("done", {}), ("done", {"step": 3}), ("skip", {"step": 4}), ("plan next", {}),
+                             ("plan step", {"number": 1}), ("progress", {}), ("buddies", {}), ("data export", {}),
+                             ("leaderboard", {})]:
+        refused = await alice.slash(world.channel, command, **options)
+        assert_user_error(env, refused, "Your track **Frontend** can't be read right now", "/track switch")
+    after = await load_member(bot.db, world.guild.id, alice.id)
+    assert after.states == before.states  # nothing marked as another plan's step
+    listed = await alice.slash(world.channel, "track list")
+    assert "can't be read right now" in (listed.response.embeds[0].description or "")
+    assert not any(f.name.startswith("➡️") for f in listed.response.embeds[0].fields)
+    helped = await alice.slash(world.channel, "help")
+    assert helped.response is not None
+    other = await alice.slash(world.channel, "leaderboard", track=BACKEND)
+    assert "You follow **Frontend**" in embed_text(other)
+    seen = await bob.slash(world.channel, "progress", member=alice)
+    assert_user_error(env, seen, "can't be read right now")
+    await tick(env, datetime(2026, 1, 2, 9, tzinfo=UTC))
+    assert dms(alice) == []  # no reminder naming a step of another plan
+    # nobody else is affected
+    done = await bob.slash(world.channel, "done")
+    assert "Step 2 done" in embed_text(done)
+    assert "**2/80**" in embed_text(await bob.slash(world.channel, "progress"))
+    # and alice can still leave it: her progress on it is kept
+    moved = await alice.slash(world.channel, "track switch", name=BACKEND)
+    assert "Your progress on **Frontend** is kept" in embed_text(moved)
+    assert (await load_member(bot.db, world.guild.id, alice.id)).states == {}
+
+
+async def test_an_admin_sees_a_damaged_plan_and_repairs_it_by_uploading_it_again(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    await on_damaged_track(env, world, admin)
+    listing = await admin.slash(world.channel, "config plan list")
+    fields = {f.name: f.value for f in listing.response.embeds[0].fields}
+    assert "can't be read" in fields["Frontend"]
+    shown = await upload(admin, world, FRONTEND, name="frontend")
+    assert shown.response.embeds[0].title == "Repair “Frontend” with version 2?"
+    stored = await admin.click(shown.response, label="Confirm")
+    assert "**Frontend** is at version 2: 6 steps" in stored.response.content
+    card = await world.alice.slash(world.channel, "progress")
+    assert "**2/6**" in embed_text(card)  # her progress came through the damage
+    assert len(await tracks_db.list_plans(bot_of(env).db, world.guild.id)) == 1
+
+
+async def test_an_admin_removes_a_damaged_plan_and_its_members_move_with_their_progress_kept(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    await on_damaged_track(env, world, admin)
+    asked = await admin.slash(world.channel, "config plan remove", name="Frontend")
+    assert "**1** member follow **Frontend**" in asked.response.content
+    gone = await admin.click(asked.response, label="Remove Frontend")
+    assert "1 member moved to **Backend Learning Plan**" in gone.response.content
+    card = await world.alice.slash(world.channel, "progress")
+    assert card.response is not None
+    assert "0/80" in embed_text(card)
+    bot = bot_of(env)
+    assert await tracks_db.list_plans(bot.db, world.guild.id) == []
+    assert (await tracks_db.parked_done(bot.db, world.guild.id, world.alice.id))[1] == {1, 2}
