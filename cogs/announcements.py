@@ -21,7 +21,7 @@ from bot.ui.community_views import (
     milestone_text,
     missing_send,
     scheduled_post_embed,
-    track_post_embed,
+    scheduled_post_embeds,
 )
 from bot.ui.names import member_names
 from db.community import get_settings, record_failure
@@ -68,8 +68,8 @@ class Announcements(commands.Cog):
         names = await member_names(channel.guild, ranked)
         embed = scheduled_post_embed(board.rows, board.movers, board.movers_label, cohort_line=board.cohort_line,
                                      slot=board.slot, late=board.late, names=names, track=board.track_name)
-        embeds = [embed] + [track_post_embed(t.name, t.total, t.rows, t.movers, t.movers_label, names=names)
-                            for t in board.tracks]
+        embeds = scheduled_post_embeds(embed, [(t.name, t.total, t.rows, t.movers, t.movers_label)
+                                               for t in board.tracks], names=names)
         try:
             message = await channel.send(embeds=embeds, nonce=nonce)
         except discord.Forbidden as error:

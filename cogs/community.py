@@ -13,7 +13,7 @@ from bot.domain.community import PAGE_SIZE, parse_period
 from bot.domain.errors import UserError
 from bot.domain.progress import current_step
 from bot.domain.timeutil import Period
-from bot.domain.tracks import Track
+from bot.domain.tracks import Track, TrackUnavailable
 from bot.ui.community_views import buddies_embed, leaderboard_page, share_page
 from bot.ui.names import member_names
 from bot.ui.pager import Page, pager_view
@@ -63,8 +63,11 @@ class Community(commands.Cog):
         shown = elsewhere = None  # a server with the bundled plan only: the board as it always was
         if await self.bot.tracks.has_own(guild_id):
             shown = track.name
-            mine = await self.bot.tracks.current(guild_id, owner)
-            elsewhere = None if mine.plan_id == track.plan_id else mine.name
+            try:
+                mine = await self.bot.tracks.current(guild_id, owner)
+                elsewhere = None if mine.plan_id == track.plan_id else mine.name
+            except TrackUnavailable as error:  # their own track cannot be read: this board still shows
+                elsewhere = error.name
         return leaderboard_page(period, board.rows, board.own, owner=owner, index=board.index, count=board.count,
                                 now=now, tz=board.tz, names=names, track=shown, elsewhere=elsewhere)
 

@@ -215,7 +215,7 @@ class Config(commands.GroupCog, group_name="config", group_description="Server s
             await click.response.edit_message(content=stored_message(track, preview, moved), embed=None, view=None)
 
         embed = upload_preview_embed(preview.plan, preview.name, version=preview.version, diff=preview.diff,
-                                     affected_members=preview.affected)
+                                     affected_members=preview.affected, repairs=preview.repairs)
         if preview.diff is not None and preview.diff.unchanged:  # the same plan again: nothing to confirm
             await interaction.followup.send(embed=embed, ephemeral=True)
             return

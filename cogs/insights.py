@@ -182,8 +182,12 @@ class Insights(commands.Cog):
 
     async def nudge(self, guild_id: int, track: Track, report: service.Report, *, by: int) -> service.NudgeResult:
         tz = await get_guild_timezone(self.bot.db, guild_id, self.bot.settings.tz)
-        return await service.nudge(self.bot.db, self.nudger, guild_id, track, report.nudgeable,
-                                    now=self.bot.clock(), tz=tz, by=by)
+        now = self.bot.clock()
+        current = await self.bot.tracks.get(guild_id, track.plan_id)  # updated or removed since the report?
+        if current is None:
+            raise UserError("That track was removed since: nobody was nudged.")
+        stalled = await service.still_stalled(self.bot.db, guild_id, current, report.nudgeable, now=now, tz=tz)
+        return await service.nudge(self.bot.db, self.nudger, guild_id, current, stalled, now=now, tz=tz, by=by)
 
 
 async def setup(bot: StepwiseBot) -> None:

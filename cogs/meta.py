@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
+from bot.domain.tracks import TrackUnavailable
 from bot.ui.help import HelpSection, command_lines, help_embed
 
 
@@ -32,7 +33,10 @@ class Meta(commands.Cog):
 
     @app_commands.command(name="help", description="What Stepwise does and every command")
     async def help(self, interaction: discord.Interaction) -> None:
-        track = await self.bot.tracks.current(interaction.guild_id, interaction.user.id)  # what they follow
+        try:
+            track = await self.bot.tracks.current(interaction.guild_id, interaction.user.id)  # what they follow
+        except TrackUnavailable:  # help still answers; their track's own commands say what is wrong
+            track = self.bot.tracks.bundled
         embed = help_embed(track.plan.title, track.plan.total, self.sections())
         await interaction.response.send_message(embed=embed, ephemeral=True)
 

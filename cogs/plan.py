@@ -13,7 +13,7 @@ from bot.domain.errors import UserError
 from bot.domain.progress import current_step, phase_done_counts
 from bot.domain.tracks import Track
 from bot.ui.pager import Page, pager_view
-from bot.ui.plan_views import overview_page, search_page, step_choices, step_embed, step_nav
+from bot.ui.plan_views import escape, overview_page, search_page, step_choices, step_embed, step_nav
 from bot.ui.track_views import stale_message, tag_arg, untag_arg
 from db.progress import load_member
 
@@ -126,7 +126,7 @@ class Plan(commands.GroupCog, group_name="plan", group_description="Browse the l
             return
         state = member.states.get(step.number)
         embed = step_embed(plan, step, state.status if state else None, state.note if state else None)
-        embed.title = f"Your next step: {step.number}. {step.title}"
+        embed.title = f"Your next step: {step.number}. {escape(step.title)}"[:256]
         await interaction.response.send_message(
             embed=embed, view=step_nav(plan, interaction.user.id, step, track.plan_id), ephemeral=True)
 

@@ -18,7 +18,7 @@ from bot.domain.plan import Plan, Step
 from bot.domain.progress import MemberProgress, Status, completions, streaks
 from bot.domain.stats import activity_grid, daily_series, expected_by_day, summarize
 from bot.domain.timeutil import local_date
-from bot.domain.tracks import Track
+from bot.domain.tracks import Track, TrackUnavailable
 from bot.ui import progress_views as views
 from bot.ui.charts import activity_calendar, progress_chart
 from bot.ui.plan_views import escape, step_choices
@@ -186,7 +186,13 @@ class Progress(commands.Cog):
             raise UserError(f"{escape(target.display_name)} keeps their progress private. "
                             "Members choose this with `/data privacy`.")
         name = escape(target.display_name)
-        track = await self.bot.tracks.current(guild_id, target.id)
+        try:
+            track = await self.bot.tracks.current(guild_id, target.id)
+        except TrackUnavailable as error:
+            if yourself:
+                raise
+            raise UserError(f"{name}'s track **{escape(error.name)}** can't be read right now, so I can't show "
+                            "their progress on it.") from None
         plan = track.plan
         track_name = track.name if await self.bot.tracks.has_own(guild_id) else None
         if not data.states:

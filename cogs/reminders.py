@@ -279,7 +279,8 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
             following = current_step(plan, result.after.states)
             line = (f"✅ **Step {step.number} marked done** ({result.after.done_count}/{plan.total})."
                     if result.changed else f"✅ Step {step.number} was already done.")
-            line += f" Next up: **{following.number}. {following.title}**" if following else " That was the last one!"
+            line += (f" Next up: **{following.number}. {escape(following.title)}**" if following
+                     else " That was the last one!")
             colour = SUCCESS
         elif button.action == "stop":
             if reminder is None or not reminder.enabled:

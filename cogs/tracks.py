@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import StepwiseBot
+from bot.domain.tracks import TrackUnavailable
 from bot.ui import track_views
 from db.progress import load_member
 
@@ -24,7 +25,11 @@ class Tracks(commands.GroupCog, group_name="track", group_description="The track
     async def _move(self, interaction: discord.Interaction, name: str, *, first: bool) -> None:
         guild_id = interaction.guild_id or 0
         track = await self.bot.tracks.find(guild_id, name)  # UserError listing the tracks when unknown
-        previous = await self.bot.tracks.current(guild_id, interaction.user.id)
+        try:
+            mine = await self.bot.tracks.current(guild_id, interaction.user.id)
+            previous = (mine.plan_id, mine.name)
+        except TrackUnavailable as error:  # their track cannot be read or was removed: moving off it still works
+            previous = (error.plan_id, error.name)
         moved = await self.bot.tracks.switch(guild_id, interaction.user.id, track, self.bot.clock(),
                                              default_tz=self.bot.settings.tz)
         member = await load_member(self.bot.db, guild_id, interaction.user.id)
@@ -53,8 +58,10 @@ class Tracks(commands.GroupCog, group_name="track", group_description="The track
 
     @app_commands.command(name="list", description="The server's tracks, how far you are on each, who follows them")
     async def list_(self, interaction: discord.Interaction) -> None:
-        standings = await self.bot.tracks.standings(interaction.guild_id or 0, interaction.user.id)
-        await interaction.response.send_message(embed=track_views.track_list_embed(standings), ephemeral=True)
+        standings, problem = await self.bot.tracks.standings(interaction.guild_id or 0, interaction.user.id)
+        await interaction.response.send_message(
+            embed=track_views.track_list_embed(standings, problem=problem.message if problem else None),
+            ephemeral=True)
 
 
 async def setup(bot: StepwiseBot) -> None:

@@ -89,11 +89,24 @@ async def last_nudges(db: Database, guild_id: int, users: Sequence[int]) -> dict
 
 
 async def claim_nudge(db: Database, guild_id: int, user_id: int, *, week: date, plan_id: int, step: int,
-                      nonce: str, now: datetime, by: int | None, every: timedelta) -> bool:
+                      nonce: str, now: datetime, by: int | None, every: timedelta,
+                      grace: timedelta = timedelta(minutes=2)) -> bool:
     """Claim this week's nudge of the member before sending it: False when they had one within `every` or this
-    week's is claimed already (two organisers pressing at once send one)."""
+    week's is claimed already (two organisers pressing at once send one). A claim of this week older than
+    `grace` that was never finished was left by a crash or a restart between claim and send: it is claimed again
+    (True), and sent with the nonce it was claimed with, so Discord never shows it twice."""
 
     def write(conn: Connection) -> bool:
+        mine = conn.execute(select(_n.state, _n.claimed_at).where(_n.guild_id == guild_id, _n.user_id == user_id,
+                                                                  _n.week == week)).first()
+        if mine is not None:
+            state, claimed_at = mine
+            if state != "claimed" or not isinstance(claimed_at, datetime) or now - claimed_at < grace:
+                return False
+            taken = conn.execute(update(nudges).where(  # only one retry wins, whoever else is retrying it
+                _n.guild_id == guild_id, _n.user_id == user_id, _n.week == week, _n.state == "claimed",
+                _n.claimed_at == claimed_at).values(claimed_at=now, by_user=by))
+            return taken.rowcount == 1
         recent = conn.execute(select(func.max(_n.claimed_at)).where(_n.guild_id == guild_id,
                                                                     _n.user_id == user_id)).scalar()
         if isinstance(recent, datetime) and now - recent < every:

@@ -301,3 +301,4 @@ class PlanListing:
     is_default: bool
     uploaded_at: datetime | None  # aware; None for the bundled plan
     bundled: bool
+    unreadable: bool = False  # its stored Markdown no longer parses: members on it can't use it until repaired

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.errors import UserError
+from bot.domain.insights import escape_text
 from bot.domain.plan import Plan
 
 BUNDLED = 0  # plan id of the bundled plan: every server has it, nobody needs to upload it
@@ -36,6 +38,25 @@ class Track:
     def label(self) -> str:
         """How replies name the track: its name, with the plan's title when they differ."""
         return self.name if self.name.casefold() == self.plan.title.casefold() else f"{self.name} ({self.plan.title})"
+
+
+class TrackUnavailable(UserError):
+    """The member's track cannot be used: its stored plan no longer parses, or it was removed while they were
+    on it. Nothing is shown or changed on another plan instead (the member's live progress is that track's);
+    `/track switch` still works, and an admin repairs an unreadable plan by uploading it again."""
+
+    def __init__(self, plan_id: int, name: str, *, removed: bool = False) -> None:
+        self.plan_id, self.name, self.removed = plan_id, name, removed
+        shown = escape_text(name)  # a name an admin typed, as text
+        if removed:
+            message = (f"Your track **{shown}** was removed from this server. Your progress on it is kept. Pick "
+                       "another one with `/track switch` (`/track list` shows them).")
+        else:
+            message = (f"Your track **{shown}** can't be read right now (its stored plan is damaged), so I can't "
+                       "show or change your steps on it. Your progress on it is kept. An admin can repair it by "
+                       f"uploading the plan again as “{shown}” with `/config plan upload`; meanwhile "
+                       "`/track switch` moves you to another track.")
+        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from db.database import Database
 log = logging.getLogger(__name__)
 
 NUDGES_PER_PRESS = 100  # DMs one press sends at most (Discord allows the bot ~50 requests a second in all)
+CLAIM_GRACE = timedelta(minutes=2)  # a claim this old, never finished, was left by a crash: sent again, same nonce
 
 
 class DmsClosed(Exception):
@@ -79,6 +80,15 @@ async def report(db: Database, guild_id: int, track: Track, now: datetime, tz: Z
     return Report(compute_insights(inp), hidden, tuple(visible))
 
 
+async def still_stalled(db: Database, guild_id: int, track: Track, shown: tuple[Stalled, ...], *, now: datetime,
+                        tz: ZoneInfo) -> tuple[Stalled, ...]:
+    """Those of `shown` (a report made minutes ago) who are still stalled and visible now, where they are now:
+    a member who hid themselves, moved on or left since is not nudged."""
+    wanted = {member.user_id for member in shown}
+    fresh = await report(db, guild_id, track, now, tz)
+    return tuple(member for member in fresh.nudgeable if member.user_id in wanted)
+
+
 async def nudge(db: Database, nudger: Nudger, guild_id: int, track: Track, stalled: tuple[Stalled, ...], *,
                 now: datetime, tz: ZoneInfo, by: int | None) -> NudgeResult:
     """One DM to each of `stalled` (visible members only: the caller passes Report.nudgeable), each member's
@@ -91,7 +101,8 @@ async def nudge(db: Database, nudger: Nudger, guild_id: int, track: Track, stall
             continue
         nonce = nudge_nonce(guild_id, member.user_id, week)
         if not await store.claim_nudge(db, guild_id, member.user_id, week=week, plan_id=track.plan_id,
-                                       step=step.number, nonce=nonce, now=now, by=by, every=NUDGE_EVERY):
+                                       step=step.number, nonce=nonce, now=now, by=by, every=NUDGE_EVERY,
+                                       grace=CLAIM_GRACE):
             recent += 1
             continue
         try:

@@ -12,6 +12,7 @@ from bot.domain.errors import UserError
 from bot.domain.plan import Plan
 from bot.domain.plan_upload import (
     MAX_PLANS,
+    MAX_STEPS,
     PlanDiff,
     PlanListing,
     diff_plans,
@@ -35,6 +36,7 @@ class UploadPreview:
     replaces: Track | None
     diff: PlanDiff | None
     affected: int | None  # members with progress on the steps the update removes
+    repairs: bool = False  # replaces a stored version that can no longer be read (`diff` is then None)
 
     @property
     def version(self) -> int:
@@ -55,6 +57,13 @@ class PlanAdmin:
         existing = next((t for t in await self.tracks.tracks(guild_id)
                          if not t.bundled and name_key(t.name) == name_key(clean)), None)
         if existing is None:
+            broken = next((row for row in await self.tracks.unreadable(guild_id)
+                           if name_key(row.name) == name_key(clean)), None)
+            if broken is not None:  # the same name: a new version repairs it (its old steps are unknown)
+                beyond = range(plan.last_number + 1, MAX_STEPS + 1)
+                affected = await tracks_db.progress_on_steps(self.db, guild_id, broken.plan_id, beyond)
+                replaces = Track(broken.plan_id, broken.name, plan, broken.version, broken.uploaded_at)
+                return UploadPreview(broken.name, plan, source, replaces, None, affected, repairs=True)
             if len(await tracks_db.plan_versions(self.db, guild_id)) >= MAX_PLANS:
                 raise UserError(f"This server has {MAX_PLANS} plans already, the most it can have: remove one "
                                 "first with `/config plan remove`.")
@@ -82,12 +91,19 @@ class PlanAdmin:
         return track, moved
 
     async def listing(self, guild_id: int) -> list[PlanListing]:
+        """Every plan: the bundled one, the uploaded ones, and those whose stored Markdown can't be read (to
+        repair by uploading again under the same name, or to remove)."""
         default = await tracks_db.default_plan(self.db, guild_id)
         counts = await tracks_db.followers(self.db, guild_id)
-        return [PlanListing(name=t.name, version=None if t.bundled else t.version, steps=t.plan.total,
-                            members=counts.get(t.plan_id, 0), is_default=t.plan_id == default,
-                            uploaded_at=t.uploaded_at, bundled=t.bundled)
-                for t in await self.tracks.tracks(guild_id)]
+        found = [PlanListing(name=t.name, version=None if t.bundled else t.version, steps=t.plan.total,
+                             members=counts.get(t.plan_id, 0), is_default=t.plan_id == default,
+                             uploaded_at=t.uploaded_at, bundled=t.bundled)
+                 for t in await self.tracks.tracks(guild_id)]
+        found += [PlanListing(name=row.name, version=row.version, steps=row.steps, members=counts.get(row.plan_id, 0),
+                              is_default=row.plan_id == default, uploaded_at=row.uploaded_at, bundled=False,
+                              unreadable=True)
+                  for row in await self.tracks.unreadable(guild_id)]
+        return found
 
     async def set_default(self, guild_id: int, name: str) -> Track:
         track = await self.tracks.find(guild_id, name)
@@ -95,8 +111,16 @@ class PlanAdmin:
         return track
 
     async def removal(self, guild_id: int, name: str) -> tuple[Track, int, Track]:
-        """(the track to remove, how many follow it, where they would go); UserError for the bundled plan."""
-        track = await self.tracks.find(guild_id, name)
+        """(the track to remove, how many follow it, where they would go); UserError for the bundled plan.
+        A plan whose stored Markdown can't be read can be removed too (only its id and name are used)."""
+        try:
+            track = await self.tracks.find(guild_id, name)
+        except UserError:
+            broken = next((row for row in await self.tracks.unreadable(guild_id)
+                           if name_key(row.name) == name_key(name)), None)
+            if broken is None:
+                raise
+            track = Track(broken.plan_id, broken.name, self.tracks.bundled.plan, broken.version, broken.uploaded_at)
         if track.bundled:
             raise UserError("The bundled plan cannot be removed; it stays for members who want it. Pick another "
                             "default with `/config plan default` if you'd rather new members start elsewhere.")

@@ -58,7 +58,8 @@ class TrackBoard:
     movers_label: str
 
 
-MAX_TRACK_BOARDS = 9  # one message holds 10 embeds: the bundled plan's board and nine tracks'
+MAX_TRACK_BOARDS = 10  # a server's own plans at most (plan_upload.MAX_PLANS): the renderer fits them into one
+# message (10 embeds, 6,000 characters) and says how many it had to leave out
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,7 +143,7 @@ class ReminderDispatcher:
         self._stopped = False
         self.online_since: datetime | None = None  # start of the current stretch of ticks without a gap
         self._ticked_until: datetime | None = None
-        self._tracks: dict[tuple[int, int], Track] = {}
+        self._tracks: dict[tuple[int, int], Track | None] = {}
         self._last_prune: str | None = None
 
     def stop(self) -> None:
@@ -269,6 +269,8 @@ class ReminderDispatcher:
         reminder, delivery = job.reminder, job.delivery
         tz = reminder.schedule.tz
         track = self._tracks.get((reminder.guild_id, reminder.user_id)) if self.tracks is not None else None
+        if self.tracks is not None and track is None:  # their track's plan cannot be read (or was removed): no
+            raise ValueError("the member's track cannot be read")  # DM naming another plan's step; paused
         plan = track.plan if track is not None else self.plan
         step = current_step(plan, states)
         done_times = [s.done_at for s in states.values() if s.status is Status.DONE and s.done_at]

@@ -15,9 +15,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.errors import UserError
+from bot.domain.insights import escape_text
 from bot.domain.plan import Plan, PlanError, parse_plan
 from bot.domain.plan_upload import name_key
-from bot.domain.tracks import BUNDLED, Track, TrackStanding
+from bot.domain.tracks import BUNDLED, Track, TrackStanding, TrackUnavailable
 from db import progress as progress_db
 from db import tracks as tracks_db
 from db.database import Database
@@ -80,17 +81,30 @@ class TrackCatalog:
         return bool(await tracks_db.plan_versions(self.db, guild_id))
 
     async def current(self, guild_id: int | None, user_id: int) -> Track:
-        """The member's track (the server's default for someone new). One small read when the plan is cached."""
+        """The member's track (the server's default for someone new). One small read when the plan is cached.
+
+        TrackUnavailable (a UserError) when their track's stored plan cannot be read, or was removed while they
+        were on it: their live progress is that track's, so nothing may show or change it as another plan's."""
         if guild_id is None:
             return self.bundled
         plan_id, version, _name = await tracks_db.member_track(self.db, guild_id, user_id)
-        if plan_id == BUNDLED or version is None:
+        if plan_id == BUNDLED:
             return self.bundled
-        plan = self._cached(guild_id, plan_id, version)
-        if plan is not None:
-            row_name = _name or ""
-            return Track(plan_id, row_name, plan, version)
-        return await self.get(guild_id, plan_id) or self.bundled
+        if version is not None:
+            plan = self._cached(guild_id, plan_id, version)
+            if plan is not None:
+                return Track(plan_id, _name or "", plan, version)
+        track = await self.get(guild_id, plan_id)
+        if track is not None:
+            return track
+        row = await tracks_db.get_plan(self.db, guild_id, plan_id)
+        if row is None or row.removed_at is not None:
+            raise TrackUnavailable(plan_id, row.name if row else "a removed track", removed=True)
+        raise TrackUnavailable(plan_id, row.name)
+
+    async def unreadable(self, guild_id: int) -> list[tracks_db.PlanRow]:
+        """The server's plans (not removed) whose stored Markdown no longer parses, for admins to repair."""
+        return [row for row in await tracks_db.list_plans(self.db, guild_id) if self._track(guild_id, row) is None]
 
     async def default(self, guild_id: int) -> Track:
         return await self.get(guild_id, await tracks_db.default_plan(self.db, guild_id)) or self.bundled
@@ -102,45 +116,52 @@ class TrackCatalog:
         for track in offered:
             if name_key(track.name) == wanted:
                 return track
-        names = ", ".join(f"**{t.name}**" for t in offered)
-        raise UserError(f"There is no track called “{name[:60]}” here. Tracks: {names}.")
+        names = ", ".join(f"**{escape_text(t.name)}**" for t in offered)  # names admins and members typed: text
+        raise UserError(f"There is no track called “{escape_text(name[:60])}” here. Tracks: {names}.")
 
     async def by_id(self, guild_id: int, plan_id: int) -> Track:
         """The track of a stored plan id (a button made earlier): the bundled plan when it is gone."""
         return await self.get(guild_id, plan_id) or self.bundled
 
-    async def for_members(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Track]:
+    async def for_members(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Track | None]:
         """(guild, user) -> the member's track, for many members at once (the reminder tick): one query per
-        server, plans read once per (server, plan)."""
+        server, plans read once per (server, plan). None for a member whose track cannot be read or was removed
+        (`current` raises TrackUnavailable for them)."""
         stored = await tracks_db.member_plans(self.db, keys)
-        resolved: dict[tuple[int, int], Track] = {}
-        found: dict[tuple[int, int], Track] = {}
+        resolved: dict[tuple[int, int], Track | None] = {}
+        found: dict[tuple[int, int], Track | None] = {}
+        defaults: dict[int, int] = {}
         for guild_id, user_id in keys:
             plan_id = stored.get((guild_id, user_id))
             if plan_id is None:
-                plan_id = await tracks_db.default_plan(self.db, guild_id) if (guild_id, -1) not in resolved \
-                    else resolved[(guild_id, -1)].plan_id
+                if guild_id not in defaults:
+                    defaults[guild_id] = await tracks_db.default_plan(self.db, guild_id)
+                plan_id = defaults[guild_id]
             if (guild_id, plan_id) not in resolved:
-                resolved[(guild_id, plan_id)] = await self.by_id(guild_id, plan_id)
+                resolved[(guild_id, plan_id)] = await self.get(guild_id, plan_id)
             found[(guild_id, user_id)] = resolved[(guild_id, plan_id)]
         return found
 
     # ------------------------------------------------------------------ members
 
-    async def standings(self, guild_id: int, user_id: int) -> list[TrackStanding]:
-        """Every track with the member's done steps on it and how many follow it, for /track list."""
-        current = await self.current(guild_id, user_id)
+    async def standings(self, guild_id: int, user_id: int) -> tuple[list[TrackStanding], TrackUnavailable | None]:
+        """Every track with the member's done steps on it and how many follow it, for /track list; and why the
+        member's own track cannot be used, when it cannot (then no track is theirs in the list)."""
+        try:
+            current_id, problem = (await self.current(guild_id, user_id)).plan_id, None
+        except TrackUnavailable as error:
+            current_id, problem = error.plan_id, error
         member = await progress_db.load_member(self.db, guild_id, user_id)
         parked = await tracks_db.parked_done(self.db, guild_id, user_id)
         counts = await tracks_db.followers(self.db, guild_id)
         found = []
         for track in await self.tracks(guild_id):
-            if track.plan_id == current.plan_id:
+            if track.plan_id == current_id:
                 done = sum(1 for n in member.done if n in track.plan)
             else:
                 done = sum(1 for n in parked.get(track.plan_id, ()) if n in track.plan)
-            found.append(TrackStanding(track, done, track.plan_id == current.plan_id, counts.get(track.plan_id, 0)))
-        return found
+            found.append(TrackStanding(track, done, track.plan_id == current_id, counts.get(track.plan_id, 0)))
+        return found, problem
 
     async def switch(self, guild_id: int, user_id: int, track: Track, now: datetime, *,
                      default_tz: ZoneInfo) -> bool:

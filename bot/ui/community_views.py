@@ -162,7 +162,7 @@ def share_page(rows: Sequence[ShareRow], own: ShareOwn, *, owner: int, index: in
 
 def buddies_embed(step: Step, buddies: Sequence[Buddy], total: int, nearby: Mapping[int, int], *,
                   own: bool, names: Mapping[int, str]) -> discord.Embed:
-    title = f"Study buddies on step {step.number}: {step.title}"[:256]
+    title = f"Study buddies on step {step.number}: {escape(step.title)}"[:256]
     if not buddies:
         where = "your step" if own else f"step {step.number}"
         lines = [f"No one else is on {where} yet."]
@@ -217,6 +217,35 @@ def track_post_embed(name: str, total: int, rows: Sequence[Ranked], movers: Sequ
                         value="\n".join(f"{shown.get(r.user_id, f'<@{r.user_id}>')} · +{r.done}"
                                         for r in movers)[:1024], inline=False)
     return embed
+
+
+POST_EMBEDS = 10  # Discord: at most 10 embeds in a message
+POST_TOTAL = 6000  # and at most 6,000 characters across all of them
+TRACK_ROWS = (10, 5, 3, 1)  # the rows each track board tries to show, fewer until the post fits
+
+
+def scheduled_post_embeds(first: discord.Embed, tracks: Sequence[tuple[str, int, Sequence[Ranked], Sequence[Ranked],
+                                                                       str]],
+                          *, names: Mapping[int, str] | None = None) -> list[discord.Embed]:
+    """The scheduled post's embeds: `first` (the bundled plan's board), then a board per track (name, steps, rows,
+    movers, movers label), each with fewer rows until the whole post fits Discord's limits (10 embeds, 6,000
+    characters in all); boards that still do not fit are left out, the last embed says how many."""
+    room = POST_TOTAL - len(first)
+    boards: list[discord.Embed] = []
+    for rows in TRACK_ROWS:
+        boards = [track_post_embed(name, total, ranked[:rows], movers[:rows], label, names=names)
+                  for name, total, ranked, movers, label in tracks[:POST_EMBEDS - 1]]
+        if sum(len(b) for b in boards) <= room:
+            break
+    while boards and sum(len(b) for b in boards) > room - 80:  # room for the note below
+        boards.pop()
+    left_out = len(tracks) - len(boards)
+    embeds = [first, *boards]
+    if left_out:
+        last = embeds[-1]
+        note = f"{_plural(left_out, 'more track')} not shown here: /leaderboard track: shows each board"
+        last.set_footer(text=f"{last.footer.text} · {note}" if last.footer.text else note)
+    return embeds
 
 
 def milestone_text(user_id: int, phases: Sequence[Phase], plan: Plan, finished: bool, *,

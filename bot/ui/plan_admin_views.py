@@ -120,14 +120,27 @@ def _removed_value(diff: PlanDiff, affected_members: int | None) -> str:
 
 
 def upload_preview_embed(plan: Plan, name: str, *, version: int, diff: PlanDiff | None,
-                         affected_members: int | None) -> discord.Embed:
+                         affected_members: int | None, repairs: bool = False) -> discord.Embed:
     """The preview under the Confirm button: a new plan's outline, or what an update changes.
 
     `version` is the version this upload would become; `diff` is None for a new plan; `affected_members` is
-    how many members have progress on `diff.removed` (None when not counted).
+    how many members have progress on `diff.removed` (None when not counted). `repairs`: the upload replaces a
+    stored version that can't be read (`diff` None; `affected_members`: progress on steps beyond this file's).
     """
     shown = escape(name)
     outline = f"**{escape(plan.title)}**: {_plural(plan.total, 'step')} in {_plural(len(plan.phases), 'phase')}."
+    if repairs:
+        embed = discord.Embed(
+            title=clip(f"Repair “{shown}” with version {version}?", EMBED_TITLE),
+            description=clip(f"{outline}\nThe stored version of “{shown}” can't be read, so its members can't use "
+                             "it; this file replaces it. Members keep their progress by step number"
+                             + (f"; {_plural(affected_members, 'member')} with progress on steps beyond "
+                                f"{plan.last_number} keep it archived" if affected_members else "")
+                             + ". Nothing is saved until you press **Confirm**.", EMBED_DESCRIPTION),
+            colour=WARNING,
+        )
+        _phase_fields(embed, plan)
+        return embed
     if diff is None:
         embed = discord.Embed(
             title=clip(f"Add the plan “{shown}”?", EMBED_TITLE),
@@ -220,6 +233,9 @@ def plans_list_embed(entries: Sequence[PlanListing]) -> discord.Embed:
                  f"{_plural(entry.members, 'member')} with progress"]
         if entry.uploaded_at is not None:
             parts.append(f"uploaded {discord.utils.format_dt(entry.uploaded_at, 'R')}")
+        if entry.unreadable:
+            parts.append("⚠️ **its stored plan can't be read**: members on it can't use it. Upload the file again "
+                         "under this name to repair it, or remove it")
         label = f"⭐ {escape(entry.name)} (default)" if entry.is_default else escape(entry.name)
         embed.add_field(name=clip(label, FIELD_NAME), value=" · ".join(parts), inline=False)
     if len(entries) > EMBED_FIELDS:

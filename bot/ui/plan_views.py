@@ -55,10 +55,10 @@ def escape(text: str) -> str:
 
 def step_embed(plan: Plan, step: Step, status: Status | None = None, note: str | None = None) -> discord.Embed:
     phase = plan.phase_of(step.number)
-    embed = discord.Embed(title=f"Step {step.number} of {plan.total}: {step.title}", colour=BRAND)
-    embed.add_field(name="Exercise", value=step.exercise, inline=False)
+    embed = discord.Embed(title=f"Step {step.number} of {plan.total}: {escape(step.title)}"[:256], colour=BRAND)
+    embed.add_field(name="Exercise", value=escape(step.exercise)[:1024], inline=False)
     embed.add_field(name=f"Phase {phase.number} of {len(plan.phases)}",
-                    value=f"{phase.name} (steps {phase.range_label})")
+                    value=f"{escape(phase.name)} (steps {phase.range_label})"[:1024])
     embed.add_field(name="Your status", value=STATUS_LABEL.get(status, "Not started") if status else "Not started")
     if note:
         embed.add_field(name="Your note", value=escape(note)[:1024], inline=False)
@@ -114,14 +114,14 @@ def overview_page(plan: Plan, done_per_phase: Sequence[tuple[Phase, int]], index
     index, count, start = page_slice(len(done_per_phase), index, PHASES_PER_PAGE)
     done_total = sum(done for _, done in done_per_phase)
     embed = discord.Embed(
-        title=f"{plan.title}: {plan.total} steps in {len(plan.phases)} phases",
+        title=f"{escape(plan.title)}: {plan.total} steps in {len(plan.phases)} phases"[:256],
         description=f"{escape(who)}: **{done_total}/{plan.total}** steps done {bar(done_total, plan.total)}",
         colour=BRAND,
     )
     for phase, done in done_per_phase[start : start + PHASES_PER_PAGE]:
         check = " ✅" if done == len(phase.steps) else ""
         embed.add_field(
-            name=f"Phase {phase.number} · {phase.name}{check}"[:256],
+            name=f"Phase {phase.number} · {escape(phase.name)}{check}"[:256],
             value=f"Steps {phase.range_label} · {done}/{len(phase.steps)} done {bar(done, len(phase.steps), 8)}",
             inline=False,
         )
@@ -145,8 +145,8 @@ def search_page(plan: Plan, query: str, results: Sequence[Step], statuses: Mappi
                           colour=BRAND)
     for step in results[start : start + RESULTS_PER_PAGE]:
         status = f"{STATUS_LABEL[statuses[step.number]]} · " if step.number in statuses else ""
-        embed.add_field(name=f"Step {step.number} · {step.title}"[:256],
-                        value=f"{status}Exercise: {step.exercise}"[:1024], inline=False)
+        embed.add_field(name=f"Step {step.number} · {escape(step.title)}"[:256],
+                        value=f"{status}Exercise: {escape(step.exercise)}"[:1024], inline=False)
     embed.set_footer(text="Open one with /plan step")
     return Page(embed, index, count)
 

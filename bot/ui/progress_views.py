@@ -44,7 +44,7 @@ def celebration_lines(plan: Plan, completion: Completion) -> list[str]:
 def done_embed(plan: Plan, step: Step, member: MemberProgress, completion: Completion) -> discord.Embed:
     celebrate = celebration_lines(plan, completion)
     embed = discord.Embed(
-        title=f"✅ Step {step.number} done: {step.title}"[:256],
+        title=f"✅ Step {step.number} done: {escape(step.title)}"[:256],
         description="\n".join([*celebrate, total_line(plan, member.done_count), next_line(plan, member)]),
         colour=GOLD if celebrate else SUCCESS,
     )
@@ -64,7 +64,7 @@ def already_message(step: Step, status: Status, since: datetime | None) -> str:
 def start_embed(plan: Plan, step: Step, member: MemberProgress, was: Status | None) -> discord.Embed:
     reopened = f"It was {STATUS_WORDS[was]}; it is back in progress. " if was else ""
     embed = discord.Embed(
-        title=f"🔄 Step {step.number} in progress: {step.title}"[:256],
+        title=f"🔄 Step {step.number} in progress: {escape(step.title)}"[:256],
         description=f"{reopened}Exercise: {escape(step.exercise)}\n{total_line(plan, member.done_count)}\n"
                     "Mark it with `/done` when you have finished.",
         colour=BRAND,
@@ -76,7 +76,7 @@ def start_embed(plan: Plan, step: Step, member: MemberProgress, was: Status | No
 def skip_embed(plan: Plan, step: Step, member: MemberProgress, was: Status | None) -> discord.Embed:
     was_text = f" (it was {STATUS_WORDS[was]})" if was else ""
     embed = discord.Embed(
-        title=f"⏭️ Step {step.number} skipped: {step.title}"[:256],
+        title=f"⏭️ Step {step.number} skipped: {escape(step.title)}"[:256],
         description=f"Skipped steps never count as done{was_text}.\n{total_line(plan, member.done_count)}\n"
                     f"{next_line(plan, member)}",
         colour=BRAND,
@@ -173,6 +173,7 @@ class ConfirmView(AnsweredView):
         self.owner = owner
         self.on_confirm = on_confirm
         self.original: discord.Interaction | None = None
+        self._busy = False
         self.confirm.label = confirm_label
         self.confirm.style = discord.ButtonStyle.danger if danger else discord.ButtonStyle.success
 
@@ -184,8 +185,17 @@ class ConfirmView(AnsweredView):
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
+        # Stopped only once the action succeeded: after a failure (the database refused the write, a UserError)
+        # the buttons stay and work, so pressing again retries; a second press while one runs is answered.
+        if self._busy:
+            await send_ephemeral(interaction, "Already on it: one moment.")
+            return
+        self._busy = True
+        try:
+            await self.on_confirm(interaction)
+        finally:
+            self._busy = False
         self.stop()
-        await self.on_confirm(interaction)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:

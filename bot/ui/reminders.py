@@ -90,9 +90,9 @@ def reminder_dm(plan: Plan, content: DmContent) -> tuple[str, discord.Embed, dis
                                           "them for the next plan.")
     else:
         phase = plan.phase_of(step.number)
-        embed = discord.Embed(title=f"Next up: step {step.number}. {step.title}"[:256], colour=BRAND,
-                              description=f"**Exercise:** {step.exercise}"[:4096])
-        embed.add_field(name="Phase", value=f"{phase.number} · {phase.name}"[:1024])
+        embed = discord.Embed(title=f"Next up: step {step.number}. {escape(step.title)}"[:256], colour=BRAND,
+                              description=f"**Exercise:** {escape(step.exercise)}"[:4096])
+        embed.add_field(name="Phase", value=f"{phase.number} · {escape(phase.name)}"[:1024])
     embed.add_field(name="Progress", value=f"{content.done}/{plan.total} {bar(content.done, plan.total)}")
     embed.add_field(name="Streak", value=streak_text(content.streak))
     embed.set_footer(text=f"{content.guild_name} · {content.schedule.describe()} · "

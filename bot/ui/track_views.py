@@ -62,12 +62,14 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def track_list_embed(standings: Sequence[TrackStanding]) -> discord.Embed:
-    """/track list: every track, how far the member is on each, how many follow it, which is theirs."""
+def track_list_embed(standings: Sequence[TrackStanding], *, problem: str | None = None) -> discord.Embed:
+    """/track list: every track, how far the member is on each, how many follow it, which is theirs.
+    `problem`: why the member's own track cannot be used (it is then not among `standings`)."""
     mine = next((s.track for s in standings if s.current), None)
     embed = discord.Embed(
         title="Tracks in this server",
-        description=(f"You are on **{escape(mine.name)}**. " if mine else "")
+        description=(f"⚠️ {problem}\n\n" if problem else "")
+        + (f"You are on **{escape(mine.name)}**. " if mine else "")
         + "Change with `/track switch`: your progress on every track is kept.",
         colour=BRAND,
     )
@@ -87,12 +89,14 @@ def track_list_embed(standings: Sequence[TrackStanding]) -> discord.Embed:
     return embed
 
 
-def switched_embed(track: Track, previous: Track, member: MemberProgress, *, first: bool) -> discord.Embed:
-    """After /track join or switch: the new track, where the member is on it, and that nothing was lost."""
+def switched_embed(track: Track, previous: tuple[int, str], member: MemberProgress, *,
+                   first: bool) -> discord.Embed:
+    """After /track join or switch: the new track, where the member is on it, and that nothing was lost.
+    `previous`: the plan id and name of the track they were on."""
     verb = "joined" if first else "switched to"
     lines = [total_line(track.plan, sum(1 for n in member.done if n in track.plan)), next_line(track.plan, member)]
-    if previous.plan_id != track.plan_id:
-        lines += ["", f"Your progress on **{escape(previous.name)}** is kept: `/track switch` back to it any time "
+    if previous[0] != track.plan_id:
+        lines += ["", f"Your progress on **{escape(previous[1])}** is kept: `/track switch` back to it any time "
                       "and it is all there."]
     return discord.Embed(title=f"You {verb} {escape(track.name)}"[:256],
                          description="\n".join(lines), colour=SUCCESS)

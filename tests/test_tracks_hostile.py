@@ -1,0 +1,277 @@
+"""Issue 11 under hostile use (SimCord): plans whose texts are Markdown, links and mentions, admins racing each
+other and the store, buttons that outlive what they were made for, stored plans that no longer parse.
+
+Every test here failed before the fix it was written with (see the commit that added it)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import discord
+import pytest
+import simcord
+from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
+
+from db import tracks as tracks_db
+from db.community import get_settings
+from db.progress import load_member
+from db.tables import plans
+from tests.community_support import add_admin, bot_of, mark_done
+from tests.conftest import World
+from tests.helpers import assert_user_error, dms, embed_text, message_text, tick
+from tests.store_faults import refuse_writes
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+BACKEND = "Backend Learning Plan"
+
+# Text an admin may put in a plan: none of it may render as Markdown, a masked link or a mention.
+LOUD = "**Bold** [free nitro](https://evil.example) @everyone <@123456789012345678> `tick` __under__"
+RAW = ("**Bold**", "@everyone", "<@123456789012345678>", "`tick`", "__under__")
+LIVE_LINK = re.compile(r"(?<!\\)\[free nitro\]\(")  # a masked link unless its `[` is escaped
+
+
+def loud_plan() -> bytes:
+    return (f"# {LOUD} plan\n\n## {LOUD} phase\n"
+            + "".join(f"- [ ] {i}. {LOUD} {i} (Do {LOUD} {i})\n" for i in range(1, 4))).encode()
+
+
+def assert_inert(text: str, where: str) -> None:
+    """`text` (what Discord renders as Markdown) holds none of the raw pieces: each shows as text."""
+    for raw in RAW:
+        assert raw not in text, f"{where}: {raw!r} is live in {text!r}"
+    assert LIVE_LINK.search(text) is None, f"{where}: a masked link is live in {text!r}"
+
+
+def rendered(message: simcord.ResponseMessage | discord.Message) -> str:
+    """What Discord reads as Markdown in a message: content, embed titles, descriptions, field names and values
+    (footers and author names are plain text, so they are left out)."""
+    parts: list[str] = [message.content or ""]
+    for embed in message.embeds:
+        parts += [embed.title or "", embed.description or ""]
+        parts += [f"{f.name}\n{f.value}" for f in embed.fields]
+    return "\n".join(parts)
+
+
+@pytest.fixture
+async def admin(env: simcord.Env, world: World) -> simcord.MemberActor:
+    member = add_admin(env, world)
+    await env.settle()
+    return member
+
+
+async def upload(admin: simcord.MemberActor, world: World, data: bytes,
+                 name: str = "Loud") -> simcord.InteractionResult:
+    return await admin.slash(world.channel, "config plan upload", file=("plan.md", data), name=name)
+
+
+async def test_plan_texts_are_shown_as_text_everywhere(env: simcord.Env, world: World,
+                                                       admin: simcord.MemberActor) -> None:
+    shown = await upload(admin, world, loud_plan())
+    assert_inert(rendered(shown.response), "the preview")
+    await admin.click(shown.response, label="Confirm")
+    hall = world.guild.create_text_channel("hall")
+    await admin.slash(world.channel, "config milestones", channel=hall)
+    alice, bob = world.alice, world.bob
+    for member in (alice, bob):
+        await member.slash(world.channel, "track join", name="Loud")
+    replies = {
+        "/plan step": await alice.slash(world.channel, "plan step", number=1),
+        "/plan next": await alice.slash(world.channel, "plan next"),
+        "/plan overview": await alice.slash(world.channel, "plan overview"),
+        "/plan search": await alice.slash(world.channel, "plan search", query="bold"),
+        "/track list": await alice.slash(world.channel, "track list"),
+        "/start": await alice.slash(world.channel, "start", step=1),
+        "/skip": await alice.slash(world.channel, "skip", step=3),
+    }
+    await bob.slash(world.channel, "done")
+    replies["/buddies"] = await alice.slash(world.channel, "buddies", step=2)
+    replies["/done"] = await alice.slash(world.channel, "done")
+    for where, result in replies.items():
+        assert result.response is not None, where
+        assert_inert(rendered(result.response), where)
+    assert "Bold" in embed_text(replies["/plan step"])  # shown, as text
+
+    await alice.slash(world.channel, "remind set", time="09:00", timezone="UTC")
+    await tick(env, datetime(2026, 1, 2, 9, tzinfo=UTC))
+    [dm] = dms(alice)
+    assert "Bold" in message_text(dm)
+    assert_inert(rendered(dm), "the reminder DM")
+    pressed = await alice.user.click(dm, label="Mark done")
+    assert pressed.response is not None
+    assert_inert(rendered(pressed.response), "the reminder DM after Mark done")
+    for _ in range(2):
+        await bob.slash(world.channel, "done")  # bob finishes the phase and the plan
+    [announcement] = [m for m in hall.history() if m.author.bot]
+    assert "Bold" in announcement.content
+    assert_inert(rendered(announcement), "the milestone announcement")
+
+
+async def test_an_unknown_track_name_and_the_tracks_listed_are_shown_as_text(env: simcord.Env, world: World,
+                                                                            admin: simcord.MemberActor) -> None:
+    await admin.click((await upload(admin, world, loud_plan(), name="**Loud** @everyone")).response,
+                      label="Confirm")
+    refused = await world.alice.slash(world.channel, "track join", name="`tick` <@123456789012345678>")
+    assert_user_error(env, refused, "There is no track called", "Loud")
+    assert_inert(refused.response.content, "the unknown track's answer")
+    refused = await admin.slash(world.channel, "config plan default", name="[free nitro](https://evil.example)")
+    assert_user_error(env, refused, "There is no track called")
+    assert_inert(refused.response.content, "the unknown track's answer")
+
+
+# ---------------------------------------------------------------------------------------------- scheduled posts
+
+
+def small_plan(title: str, steps: int) -> str:
+    return f"# {title}\n" + "".join(f"- [ ] {i}. {title} topic {i} (Exercise {i})\n" for i in range(1, steps + 1))
+
+
+async def test_a_scheduled_post_with_ten_full_boards_stays_within_discords_limits(env: simcord.Env, world: World,
+                                                                                  admin: simcord.MemberActor) -> None:
+    """The most plans a server may have, each with a full board of members with 32-character names: one message
+    of at most 10 embeds and 6,000 characters in all (Discord refuses a bigger one, and the slot is lost)."""
+    bot = bot_of(env)
+    g = world.guild.id
+    tracks = [bot.tracks.bundled]
+    for index in range(10):
+        name = f"Track {index} " + "x" * 40  # 50 characters, the longest name a plan may have
+        row = await tracks_db.add_plan(bot.db, g, name=name, title=name, steps=500, source=small_plan(name, 500),
+                                       now=T0, by=None, limit=10)
+        track = await bot.tracks.get(g, row.plan_id)
+        assert track is not None
+        tracks.append(track)
+    for t, track in enumerate(tracks):
+        for i in range(11):
+            member = world.guild.add_member(env.create_user(f"{t:02d}{i:02d}" + "w" * 28))  # 32 characters
+            await bot.tracks.switch(g, member.id, track, T0, default_tz=bot.settings.tz)
+            await mark_done(env, g, member.id, range(1, 200 + t * 10 + i), T0 - timedelta(days=1))
+            await mark_done(env, g, member.id, [300 + i], T0)  # a mover this week too
+    await env.settle()
+    board = world.guild.create_text_channel("leaderboard")
+    await admin.slash(world.channel, "config leaderboard", channel=board, schedule="daily", time="18:00")
+    await tick(env, datetime(2026, 1, 1, 18, tzinfo=UTC))
+    [post] = [m for m in board.history() if m.author.bot]
+    assert 2 <= len(post.embeds) <= 10
+    assert sum(len(e) for e in post.embeds) <= 6000
+    assert "Track 0" in message_text(post)
+    shown = sum(1 for e in post.embeds if (e.title or "").startswith("Track: "))
+    assert f"{10 - shown} more track" in (post.embeds[-1].footer.text or "")  # the ones left out are counted
+    settings = await get_settings(bot.db, g)
+    assert "leaderboard_post" not in settings.failures
+
+
+# ---------------------------------------------------------------------------------------------- Confirm
+
+
+FRONTEND = b"# Frontend\n## Basics\n" + b"".join(b"- [ ] %d. Page %d (Build page %d)\n" % (i, i, i)
+                                            for i in range(1, 7))
+
+
+async def test_confirm_while_the_database_refuses_writes_stores_nothing_and_can_be_pressed_again(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    bot = bot_of(env)
+    shown = await upload(admin, world, FRONTEND, name="Frontend")
+    await refuse_writes(bot.db)
+    try:
+        failed = await admin.click(shown.response, label="Confirm")
+    finally:
+        await refuse_writes(bot.db, on=False)
+    assert failed.response is not None, "Confirm was not answered"
+    assert failed.ephemeral
+    assert "Something went wrong on my side" in failed.response.content
+    simcord.assert_error(env, DBAPIError)
+    assert await tracks_db.list_plans(bot.db, world.guild.id, removed=True) == []  # nothing half stored
+    again = await admin.click(shown.response, label="Confirm")
+    assert again.response is not None, "the preview's Confirm went dead after one failure"
+    assert "is a track now: 6 steps" in again.response.content
+    [row] = await tracks_db.list_plans(bot.db, world.guild.id)
+    assert (row.name, row.version) == ("Frontend", 1)
+
+
+
+# ---------------------------------------------------------------------------------------------- odd stored data
+
+
+async def damage_plan(env: simcord.Env, world: World) -> None:
+    """The stored Markdown of the server's plans no longer parses (edited by hand, or stored by older code);
+    the bot restarts, so nothing of it is cached."""
+    async with bot_of(env).db.transaction() as conn:
+        await conn.execute(update(plans).where(plans.c.guild_id == world.guild.id)
+                           .values(source="this is not a plan any more"))
+    await env.restart_bot(env.make_bot())  # type: ignore[attr-defined]
+
+
+async def on_damaged_track(env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    await admin.click((await upload(admin, world, FRONTEND, name="Frontend")).response, label="Confirm")
+    await world.alice.slash(world.channel, "track join", name="Frontend")
+    for _ in range(2):
+        await world.alice.slash(world.channel, "done")
+    await world.bob.slash(world.channel, "done")  # bob stays on the bundled plan
+    await world.alice.slash(world.channel, "remind set", time="09:00", timezone="UTC")
+    await damage_plan(env, world)
+
+
+async def test_members_on_a_plan_that_no_longer_parses_are_told_and_nothing_is_mixed_up(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    await on_damaged_track(env, world, admin)
+    bot = bot_of(env)
+    alice, bob = world.alice, world.bob
+    before = await load_member(bot.db, world.guild.id, alice.id)
+    assert set(before.done) == {1, 2}
+    for command, options in [("done", {}), ("done", {"step": 3}), ("skip", {"step": 4}), ("plan next", {}),
+                             ("plan step", {"number": 1}), ("progress", {}), ("buddies", {}), ("data export", {}),
+                             ("leaderboard", {})]:
+        refused = await alice.slash(world.channel, command, **options)
+        assert_user_error(env, refused, "Your track **Frontend** can't be read right now", "/track switch")
+    after = await load_member(bot.db, world.guild.id, alice.id)
+    assert after.states == before.states  # nothing marked as another plan's step
+    listed = await alice.slash(world.channel, "track list")
+    assert "can't be read right now" in (listed.response.embeds[0].description or "")
+    assert not any(f.name.startswith("➡️") for f in listed.response.embeds[0].fields)
+    helped = await alice.slash(world.channel, "help")
+    assert helped.response is not None
+    other = await alice.slash(world.channel, "leaderboard", track=BACKEND)
+    assert "You follow **Frontend**" in embed_text(other)
+    seen = await bob.slash(world.channel, "progress", member=alice)
+    assert_user_error(env, seen, "can't be read right now")
+    await tick(env, datetime(2026, 1, 2, 9, tzinfo=UTC))
+    assert dms(alice) == []  # no reminder naming a step of another plan
+    # nobody else is affected
+    done = await bob.slash(world.channel, "done")
+    assert "Step 2 done" in embed_text(done)
+    assert "**2/80**" in embed_text(await bob.slash(world.channel, "progress"))
+    # and alice can still leave it: her progress on it is kept
+    moved = await alice.slash(world.channel, "track switch", name=BACKEND)
+    assert "Your progress on **Frontend** is kept" in embed_text(moved)
+    assert (await load_member(bot.db, world.guild.id, alice.id)).states == {}
+
+
+async def test_an_admin_sees_a_damaged_plan_and_repairs_it_by_uploading_it_again(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    await on_damaged_track(env, world, admin)
+    listing = await admin.slash(world.channel, "config plan list")
+    fields = {f.name: f.value for f in listing.response.embeds[0].fields}
+    assert "can't be read" in fields["Frontend"]
+    shown = await upload(admin, world, FRONTEND, name="frontend")
+    assert shown.response.embeds[0].title == "Repair “Frontend” with version 2?"
+    stored = await admin.click(shown.response, label="Confirm")
+    assert "**Frontend** is at version 2: 6 steps" in stored.response.content
+    card = await world.alice.slash(world.channel, "progress")
+    assert "**2/6**" in embed_text(card)  # her progress came through the damage
+    assert len(await tracks_db.list_plans(bot_of(env).db, world.guild.id)) == 1
+
+
+async def test_an_admin_removes_a_damaged_plan_and_its_members_move_with_their_progress_kept(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    await on_damaged_track(env, world, admin)
+    asked = await admin.slash(world.channel, "config plan remove", name="Frontend")
+    assert "**1** member follow **Frontend**" in asked.response.content
+    gone = await admin.click(asked.response, label="Remove Frontend")
+    assert "1 member moved to **Backend Learning Plan**" in gone.response.content
+    card = await world.alice.slash(world.channel, "progress")
+    assert card.response is not None
+    assert "0/80" in embed_text(card)
+    bot = bot_of(env)
+    assert await tracks_db.list_plans(bot.db, world.guild.id) == []
+    assert (await tracks_db.parked_done(bot.db, world.guild.id, world.alice.id))[1] == {1, 2}
