@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 import simcord
 
-from bot.domain.insights import monday_of, nudge_nonce
+from bot.domain.insights import nudge_nonce
 from bot.domain.progress import Status
-from bot.domain.timeutil import local_date
+from bot.domain.timeutil import local_date, monday_of
 from db.insights import claim_nudge, nudge_states
 from db.progress import StepChange, apply_changes
 from tests.community_support import add_admin, bot_of

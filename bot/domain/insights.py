@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.domain.plan import Plan, Step
+from bot.domain.timeutil import monday_of
 
 NUDGE_EVERY = timedelta(days=7)  # a stalled member is nudged at most once a week
 STALLED_AFTER = timedelta(days=14)  # on the same step for longer than this: stalled
@@ -161,11 +162,6 @@ class Insights:
 
 
 # ---------------------------------------------------------------------------------------------- rules
-
-
-def monday_of(day: date) -> date:
-    """The Monday of `day`'s ISO week."""
-    return day - timedelta(days=day.weekday())
 
 
 def lower_median(histogram: Mapping[int, int]) -> int:

@@ -21,12 +21,11 @@ from bot.domain.insights import (
     InsightsInput,
     Stalled,
     compute_insights,
-    monday_of,
     nudge_nonce,
     nudge_text,
     stalled_cutoff,
 )
-from bot.domain.timeutil import local_date
+from bot.domain.timeutil import local_date, monday_of
 from bot.domain.tracks import Track
 from db import insights as store
 from db.database import Database
