@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, union, update
+from sqlalchemy import BigInteger, Connection, and_, bindparam, delete, func, insert, select, union, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.changes import PERIOD_KINDS, summarize
@@ -129,27 +129,51 @@ async def followers(db: Database, guild_id: int) -> dict[int, int]:
 
 async def add_plan(db: Database, guild_id: int, *, name: str, title: str, steps: int, source: str,
                    now: datetime, by: int | None, limit: int) -> PlanRow:
-    """Store a new plan; UserError when the name is taken or the server has `limit` plans already."""
+    """Store a new plan; UserError when the name is taken or the server has `limit` plans already.
+
+    PostgreSQL runs writers at once (READ COMMITTED): two uploads would both count the plans and both pick the
+    same next id. A transaction-scoped advisory lock on the server's plans makes them take turns, so the limit
+    is exact; and an id taken meanwhile by a writer that does not take the lock is retried with the next one
+    (only a clash of names is the admin's to fix)."""
+    key = name_key(name)
 
     def add(conn: Connection) -> PlanRow:
-        active = conn.execute(select(func.count()).where(_pl.guild_id == guild_id, _pl.removed_at.is_(None))
-                              ).scalar_one()
-        if int(active) >= limit:
-            raise UserError(f"This server has {limit} plans already, the most it can have: remove one first "
-                            "(`/config plan remove`).")
-        next_id = int(conn.execute(select(func.coalesce(func.max(_pl.plan_id), 0) + 1)
-                                   .where(_pl.guild_id == guild_id)).scalar_one())
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(plans).values(
-                    guild_id=guild_id, plan_id=next_id, name=name, name_key=name_key(name), version=1, title=title,
-                    steps=steps, source=source, uploaded_at=now, uploaded_by=by))
-        except IntegrityError:
-            raise UserError("A plan with that name was uploaded a moment ago: pick another name, or upload "
-                            "again to update it.") from None
-        return PlanRow(next_id, name, 1, title, steps, source, now, by)
+        if conn.dialect.name == "postgresql":
+            conn.execute(_LOCK_PLANS, {"key": _plans_lock_key(guild_id)})
+        for _ in range(_ID_ATTEMPTS):
+            active = conn.execute(select(func.count()).where(_pl.guild_id == guild_id, _pl.removed_at.is_(None))
+                                  ).scalar_one()
+            if int(active) >= limit:
+                raise UserError(f"This server has {limit} plans already, the most it can have: remove one first "
+                                "(`/config plan remove`).")
+            next_id = int(conn.execute(select(func.coalesce(func.max(_pl.plan_id), 0) + 1)
+                                       .where(_pl.guild_id == guild_id)).scalar_one())
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(plans).values(
+                        guild_id=guild_id, plan_id=next_id, name=name, name_key=key, version=1, title=title,
+                        steps=steps, source=source, uploaded_at=now, uploaded_by=by))
+            except IntegrityError:
+                taken = conn.execute(select(_pl.plan_id).where(_pl.guild_id == guild_id, _pl.name_key == key,
+                                                               _pl.removed_at.is_(None))).first()
+                if taken is not None:
+                    raise UserError("A plan with that name was uploaded a moment ago: pick another name, or "
+                                    "upload again to update it.") from None
+                continue  # the id was taken by another upload that committed meanwhile: count again, next id
+            return PlanRow(next_id, name, 1, title, steps, source, now, by)
+        raise UserError("Other plans were being uploaded at the same moment: upload yours again.")
 
     return await db.run_sync(add)
+
+
+_ID_ATTEMPTS = 5
+_LOCK_PLANS = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
+def _plans_lock_key(guild_id: int) -> int:
+    """A 64-bit advisory-lock key for a server's plans, apart from the members' keys (db.progress._lock_member)."""
+    value = (guild_id * 0x9E3779B97F4A7C15 ^ 0x706C616E73) & 0xFFFF_FFFF_FFFF_FFFF  # "plans"
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _followers_of(conn: Connection, guild_id: int, plan_id: int) -> list[int]:
