@@ -176,6 +176,11 @@ def _plans_lock_key(guild_id: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+def _still_on(conn: Connection, guild_id: int, user_id: int, plan_id: int) -> bool:
+    """After `_lock_member`: whether the member is still on track `plan_id` (read again, committed data)."""
+    return conn.execute(select(_m.plan_id).where(_m.guild_id == guild_id, _m.user_id == user_id)).scalar() == plan_id
+
+
 def _followers_of(conn: Connection, guild_id: int, plan_id: int) -> list[int]:
     return [int(u) for u in conn.execute(select(_m.user_id).where(_m.guild_id == guild_id, _m.plan_id == plan_id))
             .scalars()]
@@ -221,6 +226,8 @@ async def update_plan(db: Database, guild_id: int, plan_id: int, *, expected_ver
         tz = _server_zone(conn, guild_id, default_tz)
         for user_id in _followers_of(conn, guild_id, plan_id):
             _lock_member(conn, guild_id, user_id)
+            if not _still_on(conn, guild_id, user_id, plan_id):  # switched away while we waited for them
+                continue
             live = {int(s) for s in conn.execute(select(_p.step).where(_p.guild_id == guild_id,
                                                                         _p.user_id == user_id)).scalars()}
             parked = {int(s) for s in conn.execute(select(_pp.step).where(
@@ -252,10 +259,13 @@ async def remove_plan(db: Database, guild_id: int, plan_id: int, *, to_plan: int
         conn.execute(update(guild_settings).where(guild_settings.c.guild_id == guild_id,
                                                   guild_settings.c.default_plan == plan_id).values(default_plan=None))
         tz = _server_zone(conn, guild_id, default_tz)
-        users = _followers_of(conn, guild_id, plan_id)
-        for user_id in users:
-            _switch(conn, guild_id, user_id, to_plan, steps=target, tz=tz)
-        return len(users)
+        moved = 0
+        for user_id in _followers_of(conn, guild_id, plan_id):
+            _lock_member(conn, guild_id, user_id)
+            if _still_on(conn, guild_id, user_id, plan_id):  # not switched away while we waited for them
+                _switch(conn, guild_id, user_id, to_plan, steps=target, tz=tz)
+                moved += 1
+        return moved
 
     return await db.run_sync(write)
 
@@ -263,19 +273,27 @@ async def remove_plan(db: Database, guild_id: int, plan_id: int, *, to_plan: int
 # ---------------------------------------------------------------------------------------------- moving members
 
 async def switch_track(db: Database, guild_id: int, user_id: int, plan_id: int, *, steps: Collection[int],
-                       now: datetime, default_tz: ZoneInfo) -> bool:
-    """Put the member on track `plan_id` (whose plan has `steps`): their current track's progress is parked, the
-    new track's parked progress comes back. False when they were on it already (nothing written)."""
+                       now: datetime, default_tz: ZoneInfo, version: int | None = None) -> bool:
+    """Put the member on track `plan_id` (whose plan has `steps`, at `version` when given): their current track's
+    progress is parked, the new track's parked progress comes back. False when they were on it already (nothing
+    written). UserError when the plan was removed, or is at another version than `version`."""
     target = frozenset(steps)
 
     def write(conn: Connection) -> bool:
-        _lock_member(conn, guild_id, user_id)
-        ensure_member_sync(conn, guild_id, user_id, now)
         if plan_id != BUNDLED:
-            alive = conn.execute(select(_pl.plan_id).where(_pl.guild_id == guild_id, _pl.plan_id == plan_id,
-                                                           _pl.removed_at.is_(None))).first()
+            # PostgreSQL: a share lock on the plan's row, taken before the member's lock (the order update_plan
+            # and remove_plan lock in): a removal or an update of the plan waits for this switch, or this switch
+            # for it and then sees the plan as it is (removed: refused; updated: refused, its steps changed).
+            query = select(_pl.version).where(_pl.guild_id == guild_id, _pl.plan_id == plan_id,
+                                              _pl.removed_at.is_(None))
+            alive = conn.execute(query.with_for_update(read=True) if conn.dialect.name == "postgresql"
+                                 else query).first()
             if alive is None:
                 raise UserError("That track was removed meanwhile; see `/track list`.")
+            if version is not None and int(alive[0]) != version:
+                raise UserError("That track was updated just now; run the command again.")
+        _lock_member(conn, guild_id, user_id)
+        ensure_member_sync(conn, guild_id, user_id, now)
         return _switch(conn, guild_id, user_id, plan_id, steps=target, tz=_server_zone(conn, guild_id, default_tz))
 
     return await db.run_sync(write)

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert, text, update
 
 from bot.domain.errors import UserError
 from db import tracks as tracks_db
@@ -95,3 +95,32 @@ async def test_a_stale_nudge_claim_is_retried_by_one_of_two_at_once(db: Database
     later = now + timedelta(minutes=10)  # the first press never finished (a restart): one retry wins
     assert sorted(await asyncio.gather(claim(later), claim(later))) == [False, True]
     assert not await claim(later + timedelta(minutes=1))
+
+
+async def test_a_member_switching_onto_a_plan_being_removed_is_refused_not_left_on_it(db: Database) -> None:
+    """PostgreSQL: the plan is being removed (its row updated, not committed) when a member switches onto it:
+    the switch waits for the removal and is refused, instead of leaving the member on a removed plan."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite writers take turns: the interleaving cannot happen")
+    row = await add(db, "Frontend")
+    async with db.engine.connect() as other:
+        await other.begin()
+        await other.execute(update(plans).where(plans.c.guild_id == G, plans.c.plan_id == row.plan_id)
+                            .values(removed_at=T0))
+        switching = asyncio.create_task(tracks_db.switch_track(db, G, 5, row.plan_id, steps=[1, 2, 3], now=T0,
+                                                               default_tz=TZ, version=1))
+        waiter = asyncio.create_task(waiting_on_a_lock(db))
+        await asyncio.wait([switching, waiter], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        await other.commit()
+    with pytest.raises(UserError, match="removed meanwhile"):
+        await switching
+    assert await tracks_db.member_track(db, G, 5) == (0, None, None)
+
+
+async def test_a_switch_with_the_steps_of_an_older_version_is_refused(db: Database) -> None:
+    row = await add(db, "Frontend", 3)
+    await tracks_db.update_plan(db, G, row.plan_id, expected_version=1, title="Frontend", steps=[1, 2],
+                                source=plan_text(2, "Frontend"), now=T0, by=9, default_tz=TZ)
+    with pytest.raises(UserError, match="updated just now"):
+        await tracks_db.switch_track(db, G, 5, row.plan_id, steps=[1, 2, 3], now=T0, default_tz=TZ, version=1)
