@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, union, update
+from sqlalchemy import BigInteger, Connection, and_, bindparam, delete, func, insert, select, union, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.changes import PERIOD_KINDS, summarize
@@ -129,27 +129,56 @@ async def followers(db: Database, guild_id: int) -> dict[int, int]:
 
 async def add_plan(db: Database, guild_id: int, *, name: str, title: str, steps: int, source: str,
                    now: datetime, by: int | None, limit: int) -> PlanRow:
-    """Store a new plan; UserError when the name is taken or the server has `limit` plans already."""
+    """Store a new plan; UserError when the name is taken or the server has `limit` plans already.
+
+    PostgreSQL runs writers at once (READ COMMITTED): two uploads would both count the plans and both pick the
+    same next id. A transaction-scoped advisory lock on the server's plans makes them take turns, so the limit
+    is exact; and an id taken meanwhile by a writer that does not take the lock is retried with the next one
+    (only a clash of names is the admin's to fix)."""
+    key = name_key(name)
 
     def add(conn: Connection) -> PlanRow:
-        active = conn.execute(select(func.count()).where(_pl.guild_id == guild_id, _pl.removed_at.is_(None))
-                              ).scalar_one()
-        if int(active) >= limit:
-            raise UserError(f"This server has {limit} plans already, the most it can have: remove one first "
-                            "(`/config plan remove`).")
-        next_id = int(conn.execute(select(func.coalesce(func.max(_pl.plan_id), 0) + 1)
-                                   .where(_pl.guild_id == guild_id)).scalar_one())
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(plans).values(
-                    guild_id=guild_id, plan_id=next_id, name=name, name_key=name_key(name), version=1, title=title,
-                    steps=steps, source=source, uploaded_at=now, uploaded_by=by))
-        except IntegrityError:
-            raise UserError("A plan with that name was uploaded a moment ago: pick another name, or upload "
-                            "again to update it.") from None
-        return PlanRow(next_id, name, 1, title, steps, source, now, by)
+        if conn.dialect.name == "postgresql":
+            conn.execute(_LOCK_PLANS, {"key": _plans_lock_key(guild_id)})
+        for _ in range(_ID_ATTEMPTS):
+            active = conn.execute(select(func.count()).where(_pl.guild_id == guild_id, _pl.removed_at.is_(None))
+                                  ).scalar_one()
+            if int(active) >= limit:
+                raise UserError(f"This server has {limit} plans already, the most it can have: remove one first "
+                                "(`/config plan remove`).")
+            next_id = int(conn.execute(select(func.coalesce(func.max(_pl.plan_id), 0) + 1)
+                                       .where(_pl.guild_id == guild_id)).scalar_one())
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(plans).values(
+                        guild_id=guild_id, plan_id=next_id, name=name, name_key=key, version=1, title=title,
+                        steps=steps, source=source, uploaded_at=now, uploaded_by=by))
+            except IntegrityError:
+                taken = conn.execute(select(_pl.plan_id).where(_pl.guild_id == guild_id, _pl.name_key == key,
+                                                               _pl.removed_at.is_(None))).first()
+                if taken is not None:
+                    raise UserError("A plan with that name was uploaded a moment ago: pick another name, or "
+                                    "upload again to update it.") from None
+                continue  # the id was taken by another upload that committed meanwhile: count again, next id
+            return PlanRow(next_id, name, 1, title, steps, source, now, by)
+        raise UserError("Other plans were being uploaded at the same moment: upload yours again.")
 
     return await db.run_sync(add)
+
+
+_ID_ATTEMPTS = 5
+_LOCK_PLANS = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
+def _plans_lock_key(guild_id: int) -> int:
+    """A 64-bit advisory-lock key for a server's plans, apart from the members' keys (db.progress._lock_member)."""
+    value = (guild_id * 0x9E3779B97F4A7C15 ^ 0x706C616E73) & 0xFFFF_FFFF_FFFF_FFFF  # "plans"
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _still_on(conn: Connection, guild_id: int, user_id: int, plan_id: int) -> bool:
+    """After `_lock_member`: whether the member is still on track `plan_id` (read again, committed data)."""
+    return conn.execute(select(_m.plan_id).where(_m.guild_id == guild_id, _m.user_id == user_id)).scalar() == plan_id
 
 
 def _followers_of(conn: Connection, guild_id: int, plan_id: int) -> list[int]:
@@ -197,6 +226,8 @@ async def update_plan(db: Database, guild_id: int, plan_id: int, *, expected_ver
         tz = _server_zone(conn, guild_id, default_tz)
         for user_id in _followers_of(conn, guild_id, plan_id):
             _lock_member(conn, guild_id, user_id)
+            if not _still_on(conn, guild_id, user_id, plan_id):  # switched away while we waited for them
+                continue
             live = {int(s) for s in conn.execute(select(_p.step).where(_p.guild_id == guild_id,
                                                                         _p.user_id == user_id)).scalars()}
             parked = {int(s) for s in conn.execute(select(_pp.step).where(
@@ -228,10 +259,13 @@ async def remove_plan(db: Database, guild_id: int, plan_id: int, *, to_plan: int
         conn.execute(update(guild_settings).where(guild_settings.c.guild_id == guild_id,
                                                   guild_settings.c.default_plan == plan_id).values(default_plan=None))
         tz = _server_zone(conn, guild_id, default_tz)
-        users = _followers_of(conn, guild_id, plan_id)
-        for user_id in users:
-            _switch(conn, guild_id, user_id, to_plan, steps=target, tz=tz)
-        return len(users)
+        moved = 0
+        for user_id in _followers_of(conn, guild_id, plan_id):
+            _lock_member(conn, guild_id, user_id)
+            if _still_on(conn, guild_id, user_id, plan_id):  # not switched away while we waited for them
+                _switch(conn, guild_id, user_id, to_plan, steps=target, tz=tz)
+                moved += 1
+        return moved
 
     return await db.run_sync(write)
 
@@ -239,19 +273,27 @@ async def remove_plan(db: Database, guild_id: int, plan_id: int, *, to_plan: int
 # ---------------------------------------------------------------------------------------------- moving members
 
 async def switch_track(db: Database, guild_id: int, user_id: int, plan_id: int, *, steps: Collection[int],
-                       now: datetime, default_tz: ZoneInfo) -> bool:
-    """Put the member on track `plan_id` (whose plan has `steps`): their current track's progress is parked, the
-    new track's parked progress comes back. False when they were on it already (nothing written)."""
+                       now: datetime, default_tz: ZoneInfo, version: int | None = None) -> bool:
+    """Put the member on track `plan_id` (whose plan has `steps`, at `version` when given): their current track's
+    progress is parked, the new track's parked progress comes back. False when they were on it already (nothing
+    written). UserError when the plan was removed, or is at another version than `version`."""
     target = frozenset(steps)
 
     def write(conn: Connection) -> bool:
-        _lock_member(conn, guild_id, user_id)
-        ensure_member_sync(conn, guild_id, user_id, now)
         if plan_id != BUNDLED:
-            alive = conn.execute(select(_pl.plan_id).where(_pl.guild_id == guild_id, _pl.plan_id == plan_id,
-                                                           _pl.removed_at.is_(None))).first()
+            # PostgreSQL: a share lock on the plan's row, taken before the member's lock (the order update_plan
+            # and remove_plan lock in): a removal or an update of the plan waits for this switch, or this switch
+            # for it and then sees the plan as it is (removed: refused; updated: refused, its steps changed).
+            query = select(_pl.version).where(_pl.guild_id == guild_id, _pl.plan_id == plan_id,
+                                              _pl.removed_at.is_(None))
+            alive = conn.execute(query.with_for_update(read=True) if conn.dialect.name == "postgresql"
+                                 else query).first()
             if alive is None:
                 raise UserError("That track was removed meanwhile; see `/track list`.")
+            if version is not None and int(alive[0]) != version:
+                raise UserError("That track was updated just now; run the command again.")
+        _lock_member(conn, guild_id, user_id)
+        ensure_member_sync(conn, guild_id, user_id, now)
         return _switch(conn, guild_id, user_id, plan_id, steps=target, tz=_server_zone(conn, guild_id, default_tz))
 
     return await db.run_sync(write)

@@ -275,3 +275,29 @@ async def test_an_admin_removes_a_damaged_plan_and_its_members_move_with_their_p
     bot = bot_of(env)
     assert await tracks_db.list_plans(bot.db, world.guild.id) == []
     assert (await tracks_db.parked_done(bot.db, world.guild.id, world.alice.id))[1] == {1, 2}
+
+
+# ---------------------------------------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize("same", ["FRONTEND", "  frontend ", "Ｆｒｏｎｔｅｎｄ", "Front\u200bend",
+                                  "\u2060Frontend\ufeff"])
+async def test_a_name_differing_only_by_case_width_or_invisible_characters_is_the_same_plan(
+        env: simcord.Env, world: World, admin: simcord.MemberActor, same: str) -> None:
+    await admin.click((await upload(admin, world, FRONTEND, name="Frontend")).response, label="Confirm")
+    again = await upload(admin, world, FRONTEND.replace(b"Page 6", b"Page six"), name=same)
+    assert again.response.embeds[0].title == "Update “Frontend” to version 2?"
+    joined = await world.alice.slash(world.channel, "track join", name=same)
+    assert "You joined Frontend" in embed_text(joined)
+    assert len(await tracks_db.list_plans(bot_of(env).db, world.guild.id)) == 1
+
+
+@pytest.mark.parametrize("name", ["\u202eDNETNORF", "Front\u2066end\u2069", "Backend Learning\u200b Plan",
+                                  "\u200b\u200b"])
+async def test_names_that_display_as_something_else_or_as_nothing_are_refused(
+        env: simcord.Env, world: World, admin: simcord.MemberActor, name: str) -> None:
+    refused = await upload(admin, world, FRONTEND, name=name)
+    assert refused.ephemeral
+    assert refused.response.embeds == []  # no preview, nothing to confirm
+    assert await tracks_db.list_plans(bot_of(env).db, world.guild.id) == []
+    env.errors.clear()

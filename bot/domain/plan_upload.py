@@ -150,11 +150,24 @@ def validate_upload(data: bytes, filename: str | None) -> Plan:
     return plan
 
 
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _visible(text: str) -> str:
+    """`text` without format characters (Cf: zero-width spaces and joiners, word joiners, byte-order marks):
+    invisible, they would make two names that look the same different."""
+    return "".join(char for char in text if unicodedata.category(char) != "Cf")
+
+
 def validate_name(name: str) -> str:
-    """The name an admin gave a plan, cleaned (trimmed, runs of spaces as one), or UserError saying why not."""
+    """The name an admin gave a plan, cleaned (trimmed, runs of spaces as one, invisible format characters
+    dropped), or UserError saying why not."""
     if any(unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in name.strip()):
         raise UserError("A plan name is one line of text: no line breaks, tabs or control characters.")
-    cleaned = " ".join(name.split())
+    if any(char in _BIDI_CONTROLS for char in name):
+        raise UserError("A plan name may not contain right-to-left or left-to-right override characters: they "
+                        "make a name display as another one.")
+    cleaned = " ".join(_visible(name).split())
     if not any(unicodedata.category(char)[0] not in {"Z", "C"} for char in cleaned):
         raise UserError(f"Give the plan a name: 1 to {MAX_NAME} characters, for example `Frontend`.")
     if len(cleaned) > MAX_NAME:
@@ -165,10 +178,11 @@ def validate_name(name: str) -> str:
 def name_key(name: str) -> str:
     """What makes two plan names the same: whitespace collapsed, NFKC-normalised, case-folded.
 
-    'Front  End', 'front end' and 'ＦＲＯＮＴ END' (full-width) share a key, and so do a precomposed 'é' and an
-    'e' with a combining accent. Store this beside the name to keep names unique per server.
+    'Front  End', 'front end', 'ＦＲＯＮＴ END' (full-width) and 'Front\u200b End' (a zero-width space) share a
+    key, and so do a precomposed 'é' and an 'e' with a combining accent. Store this beside the name to keep
+    names unique per server.
     """
-    collapsed = " ".join(name.split())
+    collapsed = " ".join(_visible(name).split())
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", collapsed).casefold())
 
 

@@ -168,4 +168,5 @@ class TrackCatalog:
         """Move the member onto `track`; False when they were on it already."""
         return await tracks_db.switch_track(self.db, guild_id, user_id, track.plan_id,
                                             steps=[s.number for s in track.plan.steps], now=now,
-                                            default_tz=default_tz)
+                                            default_tz=default_tz,
+                                            version=None if track.bundled else track.version)
