@@ -301,3 +301,22 @@ async def test_names_that_display_as_something_else_or_as_nothing_are_refused(
     assert refused.response.embeds == []  # no preview, nothing to confirm
     assert await tracks_db.list_plans(bot_of(env).db, world.guild.id) == []
     env.errors.clear()
+
+
+# ---------------------------------------------------------------------------------------------- Discord's limits
+
+
+async def test_search_results_with_the_longest_texts_a_plan_may_have_fit_one_embed(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    """Titles of 200 and exercises of 1,000 characters (the most an upload allows): eight results are more than
+    Discord's 6,000 characters for an embed, so each is shortened; the member got an error before."""
+    text = "# Long\n" + "".join(f"- [ ] {i}. Word {i} {'t' * 190} (Word {'e' * 990})\n" for i in range(1, 11))
+    await admin.click((await upload(admin, world, text.encode(), name="Long")).response, label="Confirm")
+    await world.alice.slash(world.channel, "track join", name="Long")
+    found = await world.alice.slash(world.channel, "plan search", query="word")
+    assert found.response is not None
+    assert found.response.embeds[0].title == "10 steps match “word”"
+    assert len(found.response.embeds[0].fields) == 8
+    assert sum(len(e) for e in found.response.embeds) <= 6000
+    second = await world.alice.click(found.response.message, label="Next ▶")
+    assert [f.name.split(" · ")[0] for f in second.response.embeds[0].fields] == ["Step 9", "Step 10"]
