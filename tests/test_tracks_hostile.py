@@ -320,3 +320,32 @@ async def test_search_results_with_the_longest_texts_a_plan_may_have_fit_one_emb
     assert sum(len(e) for e in found.response.embeds) <= 6000
     second = await world.alice.click(found.response.message, label="Next ▶")
     assert [f.name.split(" · ")[0] for f in second.response.embeds[0].fields] == ["Step 9", "Step 10"]
+
+
+# ---------------------------------------------------------------------------------------------- two admins at once
+
+
+async def test_removing_a_track_whose_members_would_move_to_a_track_removed_meanwhile(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    """Frontend's members would move to Data, the default; another admin removes Data before Confirm: they must
+    not be moved onto a removed track."""
+    other = add_admin(env, world, "grace")
+    await env.settle()
+    await admin.click((await upload(admin, world, FRONTEND, name="Frontend")).response, label="Confirm")
+    await admin.click((await upload(admin, world, small_plan("Data", 4).encode(), name="Data")).response,
+                      label="Confirm")
+    await admin.slash(world.channel, "config plan default", name="Data")
+    await world.alice.slash(world.channel, "track join", name="Frontend")
+    await world.alice.slash(world.channel, "done")
+    asked = await admin.slash(world.channel, "config plan remove", name="Frontend")
+    assert "moves them to **Data**" in asked.response.content
+    gone = await other.slash(world.channel, "config plan remove", name="Data")  # nobody follows Data
+    assert "is removed; nobody followed it" in gone.response.content
+    refused = await admin.click(asked.response, label="Remove Frontend")
+    assert_user_error(env, refused, "would move to was removed meanwhile, so nothing was changed")
+    card = await world.alice.slash(world.channel, "progress")
+    assert "alice's progress · Frontend" in embed_text(card)  # still on Frontend, not on the removed Data
+    again = await admin.slash(world.channel, "config plan remove", name="Frontend")
+    assert "moves them to **Backend Learning Plan**" in again.response.content
+    await admin.click(again.response, label="Remove Frontend")
+    assert "No steps marked yet: 0/80" in embed_text(await world.alice.slash(world.channel, "progress"))
