@@ -349,3 +349,16 @@ async def test_removing_a_track_whose_members_would_move_to_a_track_removed_mean
     assert "moves them to **Backend Learning Plan**" in again.response.content
     await admin.click(again.response, label="Remove Frontend")
     assert "No steps marked yet: 0/80" in embed_text(await world.alice.slash(world.channel, "progress"))
+
+
+async def test_the_previews_confirm_after_a_restart_says_it_was_lost_and_stores_nothing(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    shown = await upload(admin, world, FRONTEND, name="Frontend")
+    await env.restart_bot(env.make_bot())  # type: ignore[attr-defined]
+    pressed = await admin.click(shown.response, label="Confirm")
+    assert pressed.response is not None, "the press after a restart was not answered"
+    assert "lost when I restarted, so nothing changed" in pressed.response.content
+    assert pressed.response.components == []  # the dead buttons are gone
+    assert await tracks_db.list_plans(bot_of(env).db, world.guild.id) == []
+    fresh = await upload(admin, world, FRONTEND, name="Frontend")  # a confirmation of this run still works
+    assert "is a track now" in (await admin.click(fresh.response, label="Confirm")).response.content
