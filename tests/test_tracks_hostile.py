@@ -362,3 +362,30 @@ async def test_the_previews_confirm_after_a_restart_says_it_was_lost_and_stores_
     assert await tracks_db.list_plans(bot_of(env).db, world.guild.id) == []
     fresh = await upload(admin, world, FRONTEND, name="Frontend")  # a confirmation of this run still works
     assert "is a track now" in (await admin.click(fresh.response, label="Confirm")).response.content
+
+
+# ---------------------------------------------------------------------------------------------- stale buttons
+
+
+async def test_a_reminders_mark_done_after_switching_tracks_or_after_its_step_was_removed(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    await admin.click((await upload(admin, world, FRONTEND, name="Frontend")).response, label="Confirm")
+    alice = world.alice
+    await alice.slash(world.channel, "track join", name="Frontend")
+    for _ in range(5):
+        await alice.slash(world.channel, "done")
+    await alice.slash(world.channel, "remind set", time="09:00", timezone="UTC")
+    await tick(env, datetime(2026, 1, 2, 9, tzinfo=UTC))
+    [dm] = dms(alice)
+    assert "step 6. Page 6" in message_text(dm)
+    await alice.slash(world.channel, "track switch", name=BACKEND)
+    stale = await alice.user.click(dm, label="Mark done")
+    assert "This reminder was for another track" in stale.response.content
+    assert (await load_member(bot_of(env).db, world.guild.id, alice.id)).states == {}  # nothing marked on bundled
+    await alice.slash(world.channel, "track switch", name="Frontend")
+    shorter = await upload(admin, world, FRONTEND.replace(b"- [ ] 6. Page 6 (Build page 6)\n", b""), name="Frontend")
+    await admin.click(shorter.response, label="Confirm")  # step 6 is gone: alice has finished
+    gone = await alice.user.click(dm, label="Mark done")
+    assert "Step 6 is no longer in the plan" in gone.response.content
+    card = await alice.slash(world.channel, "progress")
+    assert "**5/5**" in embed_text(card)
