@@ -252,6 +252,13 @@ async def remove_plan(db: Database, guild_id: int, plan_id: int, *, to_plan: int
     target = frozenset(to_steps)
 
     def write(conn: Connection) -> int:
+        if to_plan != BUNDLED:  # where its members go must still be there (share-locked on PostgreSQL)
+            query = select(_pl.plan_id).where(_pl.guild_id == guild_id, _pl.plan_id == to_plan,
+                                              _pl.removed_at.is_(None))
+            if conn.execute(query.with_for_update(read=True) if conn.dialect.name == "postgresql"
+                            else query).first() is None:
+                raise UserError("The track its members would move to was removed meanwhile, so nothing was "
+                                "changed: run `/config plan remove` again.")
         found = conn.execute(update(plans).where(_pl.guild_id == guild_id, _pl.plan_id == plan_id,
                                                  _pl.removed_at.is_(None)).values(removed_at=now))
         if found.rowcount == 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import discord
 import pytest
 import simcord
 
@@ -118,3 +119,21 @@ async def test_a_track_nobody_follows_has_a_report_and_no_button(env: simcord.En
     assert "Insights · Empty" in embed_text(result)
     assert button_labels(result.response) == []
     assert sum(len(e) for e in result.response.embeds) <= 6000
+
+
+async def test_a_network_error_for_one_member_is_recorded_and_the_others_are_nudged(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    alice, bob, carol = world.members
+    for member in world.members:
+        await stall(env, world, member, 1)
+    channel = await bot_of(env).create_dm(discord.Object(bob.id))
+    env.inject_error("POST", f"/channels/{channel.id}/messages", status=400, code=50035, message="Invalid Form Body",
+                     times=None)
+    report = await admin.slash(world.channel, "insights")
+    pressed = await admin.click(report.response, label="Nudge 3 stalled members")
+    await env.settle()
+    assert (len(dms(alice)), len(dms(bob)), len(dms(carol))) == (1, 0, 1)
+    states = {u: s for u, _w, s in await nudge_states(bot_of(env).db, world.guild.id)}
+    assert states == {alice.id: "sent", bob.id: "failed", carol.id: "sent"}
+    assert "1 could not be reached right now" in pressed.followups[-1].content
+    env.errors.clear()

@@ -301,3 +301,91 @@ async def test_names_that_display_as_something_else_or_as_nothing_are_refused(
     assert refused.response.embeds == []  # no preview, nothing to confirm
     assert await tracks_db.list_plans(bot_of(env).db, world.guild.id) == []
     env.errors.clear()
+
+
+# ---------------------------------------------------------------------------------------------- Discord's limits
+
+
+async def test_search_results_with_the_longest_texts_a_plan_may_have_fit_one_embed(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    """Titles of 200 and exercises of 1,000 characters (the most an upload allows): eight results are more than
+    Discord's 6,000 characters for an embed, so each is shortened; the member got an error before."""
+    text = "# Long\n" + "".join(f"- [ ] {i}. Word {i} {'t' * 190} (Word {'e' * 990})\n" for i in range(1, 11))
+    await admin.click((await upload(admin, world, text.encode(), name="Long")).response, label="Confirm")
+    await world.alice.slash(world.channel, "track join", name="Long")
+    found = await world.alice.slash(world.channel, "plan search", query="word")
+    assert found.response is not None
+    assert found.response.embeds[0].title == "10 steps match “word”"
+    assert len(found.response.embeds[0].fields) == 8
+    assert sum(len(e) for e in found.response.embeds) <= 6000
+    second = await world.alice.click(found.response.message, label="Next ▶")
+    assert [f.name.split(" · ")[0] for f in second.response.embeds[0].fields] == ["Step 9", "Step 10"]
+
+
+# ---------------------------------------------------------------------------------------------- two admins at once
+
+
+async def test_removing_a_track_whose_members_would_move_to_a_track_removed_meanwhile(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    """Frontend's members would move to Data, the default; another admin removes Data before Confirm: they must
+    not be moved onto a removed track."""
+    other = add_admin(env, world, "grace")
+    await env.settle()
+    await admin.click((await upload(admin, world, FRONTEND, name="Frontend")).response, label="Confirm")
+    await admin.click((await upload(admin, world, small_plan("Data", 4).encode(), name="Data")).response,
+                      label="Confirm")
+    await admin.slash(world.channel, "config plan default", name="Data")
+    await world.alice.slash(world.channel, "track join", name="Frontend")
+    await world.alice.slash(world.channel, "done")
+    asked = await admin.slash(world.channel, "config plan remove", name="Frontend")
+    assert "moves them to **Data**" in asked.response.content
+    gone = await other.slash(world.channel, "config plan remove", name="Data")  # nobody follows Data
+    assert "is removed; nobody followed it" in gone.response.content
+    refused = await admin.click(asked.response, label="Remove Frontend")
+    assert_user_error(env, refused, "would move to was removed meanwhile, so nothing was changed")
+    card = await world.alice.slash(world.channel, "progress")
+    assert "alice's progress · Frontend" in embed_text(card)  # still on Frontend, not on the removed Data
+    again = await admin.slash(world.channel, "config plan remove", name="Frontend")
+    assert "moves them to **Backend Learning Plan**" in again.response.content
+    await admin.click(again.response, label="Remove Frontend")
+    assert "No steps marked yet: 0/80" in embed_text(await world.alice.slash(world.channel, "progress"))
+
+
+async def test_the_previews_confirm_after_a_restart_says_it_was_lost_and_stores_nothing(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    shown = await upload(admin, world, FRONTEND, name="Frontend")
+    await env.restart_bot(env.make_bot())  # type: ignore[attr-defined]
+    pressed = await admin.click(shown.response, label="Confirm")
+    assert pressed.response is not None, "the press after a restart was not answered"
+    assert "lost when I restarted, so nothing changed" in pressed.response.content
+    assert pressed.response.components == []  # the dead buttons are gone
+    assert await tracks_db.list_plans(bot_of(env).db, world.guild.id) == []
+    fresh = await upload(admin, world, FRONTEND, name="Frontend")  # a confirmation of this run still works
+    assert "is a track now" in (await admin.click(fresh.response, label="Confirm")).response.content
+
+
+# ---------------------------------------------------------------------------------------------- stale buttons
+
+
+async def test_a_reminders_mark_done_after_switching_tracks_or_after_its_step_was_removed(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    await admin.click((await upload(admin, world, FRONTEND, name="Frontend")).response, label="Confirm")
+    alice = world.alice
+    await alice.slash(world.channel, "track join", name="Frontend")
+    for _ in range(5):
+        await alice.slash(world.channel, "done")
+    await alice.slash(world.channel, "remind set", time="09:00", timezone="UTC")
+    await tick(env, datetime(2026, 1, 2, 9, tzinfo=UTC))
+    [dm] = dms(alice)
+    assert "step 6. Page 6" in message_text(dm)
+    await alice.slash(world.channel, "track switch", name=BACKEND)
+    stale = await alice.user.click(dm, label="Mark done")
+    assert "This reminder was for another track" in stale.response.content
+    assert (await load_member(bot_of(env).db, world.guild.id, alice.id)).states == {}  # nothing marked on bundled
+    await alice.slash(world.channel, "track switch", name="Frontend")
+    shorter = await upload(admin, world, FRONTEND.replace(b"- [ ] 6. Page 6 (Build page 6)\n", b""), name="Frontend")
+    await admin.click(shorter.response, label="Confirm")  # step 6 is gone: alice has finished
+    gone = await alice.user.click(dm, label="Mark done")
+    assert "Step 6 is no longer in the plan" in gone.response.content
+    card = await alice.slash(world.channel, "progress")
+    assert "**5/5**" in embed_text(card)

@@ -141,14 +141,32 @@ def search_page(plan: Plan, query: str, results: Sequence[Step], statuses: Mappi
             colour=BRAND,
         )
         return Page(embed, 0, 1)
-    embed = discord.Embed(title=f"{len(results)} step{'s' if len(results) != 1 else ''} match “{shown}”",
+    embed = discord.Embed(title=f"{len(results)} step{'s' if len(results) != 1 else ''} match “{shown}”"[:256],
                           colour=BRAND)
-    for step in results[start : start + RESULTS_PER_PAGE]:
-        status = f"{STATUS_LABEL[statuses[step.number]]} · " if step.number in statuses else ""
-        embed.add_field(name=f"Step {step.number} · {escape(step.title)}"[:256],
-                        value=f"{status}Exercise: {escape(step.exercise)}"[:1024], inline=False)
     embed.set_footer(text="Open one with /plan step")
+    shown_steps = results[start : start + RESULTS_PER_PAGE]
+    # An uploaded plan's exercises may be 1,000 characters: eight full fields would pass Discord's 6,000 for the
+    # whole embed (the member got an error), so each result gets its share of what is left.
+    share = (EMBED_TOTAL - len(embed)) // max(1, len(shown_steps))
+    for step in shown_steps:
+        status = f"{STATUS_LABEL[statuses[step.number]]} · " if step.number in statuses else ""
+        name = f"Step {step.number} · {escape(step.title)}"[:256]
+        embed.add_field(name=name, value=_clip(f"{status}Exercise: {escape(step.exercise)}",
+                                               min(1024, share - len(name))), inline=False)
     return Page(embed, index, count)
+
+
+EMBED_TOTAL = 6000  # Discord's limit for all the text of one embed
+
+
+def _clip(text: str, limit: int) -> str:
+    """text within `limit` characters, ending in '…' when cut (never on a lone escaping backslash)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if (len(cut) - len(cut.rstrip("\\"))) % 2:
+        cut = cut[:-1]
+    return cut + "…"
 
 
 def step_choices(plan: Plan, current: str) -> list[discord.app_commands.Choice[int]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -14,7 +16,7 @@ from bot.domain.plan import Plan, Step
 from bot.domain.progress import Completion, MemberProgress, Status, Streak, current_step, phase_done_counts
 from bot.domain.stats import Summary
 from bot.tree import send_ephemeral
-from bot.ui.components import AnsweredView
+from bot.ui.components import AnsweredButton, AnsweredView
 from bot.ui.plan_views import BRAND, SUCCESS, bar, escape
 
 log = logging.getLogger(__name__)
@@ -165,7 +167,13 @@ def empty_progress_embed(plan: Plan, who: str, yourself: bool, *, track: str | N
 
 
 class ConfirmView(AnsweredView):
-    """Confirm / Cancel for a destructive or bulk action; only `owner` may press; expires after `timeout`."""
+    """Confirm / Cancel for a destructive or bulk action; only `owner` may press; expires after `timeout`.
+
+    It lives in this process only (the action is a closure). Its custom ids name the bot's session
+    (`sw:cf:<session>:<token>:y|n`), so a press after a restart reaches `LostConfirmation`, which says so,
+    instead of Discord's "This interaction failed"."""
+
+    session = "0"  # the running bot's session: set at start-up by bot.ui.registry.register_components
 
     def __init__(self, owner: int, on_confirm: Callable[[discord.Interaction], Awaitable[None]], *,
                  confirm_label: str, danger: bool = False, timeout: float = 300) -> None:
@@ -174,6 +182,9 @@ class ConfirmView(AnsweredView):
         self.on_confirm = on_confirm
         self.original: discord.Interaction | None = None
         self._busy = False
+        token = secrets.token_hex(6)
+        self.confirm.custom_id = f"sw:cf:{ConfirmView.session}:{token}:y"
+        self.cancel.custom_id = f"sw:cf:{ConfirmView.session}:{token}:n"
         self.confirm.label = confirm_label
         self.confirm.style = discord.ButtonStyle.danger if danger else discord.ButtonStyle.success
 
@@ -211,3 +222,27 @@ class ConfirmView(AnsweredView):
                 embed=None, view=None)
         except discord.HTTPException:
             log.info("could not mark an expired confirmation for user %s", self.owner)
+
+
+class LostConfirmation(AnsweredButton, template=r"sw:cf:(?P<session>[0-9a-f]+):(?P<token>[0-9a-f]+):(?P<which>[yn])"):
+    """A Confirm or Cancel pressed after the bot restarted: the action it would have run is gone with the old
+    process, so nothing is done and the buttons are taken away. A view of this session answers by itself."""
+
+    def __init__(self, session: str, token: str, which: str) -> None:
+        super().__init__(discord.ui.Button(custom_id=f"sw:cf:{session}:{token}:{which}", label="Confirm"))
+        self.session = session
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> LostConfirmation:
+        return cls(match["session"], match["token"], match["which"])
+
+    async def allowed(self, interaction: discord.Interaction, /) -> bool:
+        return self.session != ConfirmView.session
+
+    async def clicked(self, interaction: discord.Interaction, /) -> None:
+        await interaction.response.edit_message(content=LOST_CONFIRMATION, embed=None, view=None)
+
+
+LOST_CONFIRMATION = ("This confirmation was lost when I restarted, so nothing changed. Run the command again if you "
+                     "still want to.")

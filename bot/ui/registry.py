@@ -7,14 +7,18 @@ loaded before the first click. A button whose feature is unavailable answers so 
 
 from __future__ import annotations
 
+import secrets
+
 import discord
 
 from bot.ui.pager import PageButton
 from bot.ui.plan_views import StepNavButton
+from bot.ui.progress_views import ConfirmView, LostConfirmation
 from bot.ui.reminders import ReminderButton
 
-DYNAMIC_ITEMS = (PageButton, StepNavButton, ReminderButton)
+DYNAMIC_ITEMS = (PageButton, StepNavButton, ReminderButton, LostConfirmation)
 
 
 def register_components(bot: discord.Client) -> None:
     bot.add_dynamic_items(*DYNAMIC_ITEMS)
+    ConfirmView.session = secrets.token_hex(4)  # confirmations made before this start answer as lost
