@@ -564,6 +564,10 @@ async def _spread_due(url: str, due: int) -> None:
             await conn.execute(text("UPDATE reminders SET regular_due = :at, due_date = :day, next_due_utc = :at, "
                                     "paused_reason = NULL, dm_channel_id = user_id WHERE user_id = :u"),
                                [{**row, "day": T.date()} for row in rows])
+            later = T + timedelta(hours=1)  # the others (populate put a few inside the minute) out of it
+            await conn.execute(update(tables.reminders).where(tables.reminders.c.user_id >= 10_000 + due,
+                                                              tables.reminders.c.next_due_utc <= TICKS[-1])
+                               .values(regular_due=later, next_due_utc=later))
     finally:
         await db.close()
 

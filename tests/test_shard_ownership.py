@@ -358,8 +358,6 @@ def pg_url(request: pytest.FixtureRequest) -> str:
     return engines.new_pg_database(server).render_as_string(hide_password=False)
 
 
-
-
 @RANGES
 async def test_two_os_processes_on_one_postgresql_database_send_each_dm_and_post_once(
         pg_url: str, first: tuple[int, ...], second: tuple[int, ...]) -> None:
