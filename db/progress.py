@@ -271,6 +271,12 @@ def _upsert_periods() -> Any:
         set_={"done_count": ins.excluded.done_count, "reached_at": ins.excluded.reached_at})
 
 
+# Built once (SQLAlchemy also caches their compiled SQL): a write used to build all three anew on every call.
+_UPSERT_SUMMARIES = _upsert_summaries()
+_UPSERT_STEPS = _upsert_steps()
+_UPSERT_PERIODS = _upsert_periods()
+
+
 _DELETE_STEP = delete(progress).where(progress.c.guild_id == _G, progress.c.user_id == _U,
                                       progress.c.step == bindparam("s", type_=Integer))
 _CLEAR_REDO = delete(history).where(*_OF_HISTORY, history.c.undone == 1)
@@ -288,7 +294,7 @@ def _write(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *
         ensure_member_sync(conn, guild_id, user_id, now)
         return plan.result
     # The member row first (progress and history reference it), with its new summary.
-    conn.execute(_upsert_summaries(), {
+    conn.execute(_UPSERT_SUMMARIES, {
         "guild_id": guild_id, "user_id": user_id, "done_count": summary.done_count,
         "reached_at": summary.reached_at or EPOCH, "current_step": summary.current_step, "created_at": now,
         "plan_id": loaded.plan_id})
@@ -296,7 +302,7 @@ def _write(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *
     if plan.deletes:
         conn.execute(_DELETE_STEP, [{**key, "s": step} for step in plan.deletes])
     if plan.upserts:
-        conn.execute(_upsert_steps(), [
+        conn.execute(_UPSERT_STEPS, [
             {"guild_id": guild_id, "user_id": user_id, "step": s.step, "status": s.status.value, "note": s.note,
              "updated_at": now, "done_at": s.done_at} for s in plan.upserts])
     if record_history:
@@ -318,7 +324,7 @@ def _write(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *
     emptied = [{**key, "p": track_key(p.period, loaded.plan_id)} for p in plan.periods
                if not (p.done_count and p.reached_at)]
     if counted:
-        conn.execute(_upsert_periods(), counted)
+        conn.execute(_UPSERT_PERIODS, counted)
     if emptied:
         conn.execute(_DELETE_PERIOD, emptied)
     return plan.result
@@ -332,15 +338,23 @@ _TOOK_OF = select(progress.c.step, progress.c.took_days).where(
     progress.c.took_days.is_not(None))
 
 
+def _add_to_count(table: Any, key: list[str]) -> Any:
+    """INSERT a row with its count, or add the count to the row there is (executemany; statements built once)."""
+    ins = upsert(table)
+    return ins.on_conflict_do_update(index_elements=key, set_={"members": table.c.members + ins.excluded.members})
+
+
+_BUMP_DURATIONS = _add_to_count(step_durations, ["guild_id", "plan_id", "step", "days"])
+_COUNT_WEEK = _add_to_count(weekly_counts, ["guild_id", "plan_id", "week"])
+_ACTIVE_WEEK = upsert(weekly_active).on_conflict_do_nothing(index_elements=["guild_id", "plan_id", "week", "user_id"])
+
+
 def _bump_durations(conn: Connection, guild_id: int, plan_id: int, deltas: Mapping[tuple[int, int], int]) -> None:
     """Add `deltas` ((step, days) -> +n / -n) to the track's step_durations histogram."""
-    ins = upsert(step_durations)
-    for (step, days), delta in sorted(deltas.items()):
-        if delta == 0:
-            continue
-        conn.execute(ins.values(guild_id=guild_id, plan_id=plan_id, step=step, days=days, members=delta)
-                     .on_conflict_do_update(index_elements=["guild_id", "plan_id", "step", "days"],
-                                            set_={"members": step_durations.c.members + delta}))
+    rows = [{"guild_id": guild_id, "plan_id": plan_id, "step": step, "days": days, "members": delta}
+            for (step, days), delta in sorted(deltas.items()) if delta]
+    if rows:
+        conn.execute(_BUMP_DURATIONS, rows)
 
 
 def _durations_left(conn: Connection, loaded: _Loaded, plan: ChangePlan) -> dict[int, int]:
@@ -392,13 +406,9 @@ def _record_insights(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: d
     _bump_durations(conn, guild_id, loaded.plan_id, deltas)
     if plan.history:
         week = monday_of(local_date(now, loaded.tz))
-        first = conn.execute(upsert(weekly_active).values(guild_id=guild_id, plan_id=loaded.plan_id, week=week,
-                                                          user_id=user_id)
-                             .on_conflict_do_nothing(index_elements=["guild_id", "plan_id", "week", "user_id"]))
-        if first.rowcount == 1:  # the member's first change on this track this week: one more active learner
-            count = upsert(weekly_counts).values(guild_id=guild_id, plan_id=loaded.plan_id, week=week, members=1)
-            conn.execute(count.on_conflict_do_update(index_elements=["guild_id", "plan_id", "week"],
-                                                     set_={"members": weekly_counts.c.members + 1}))
+        key: dict[str, object] = {"guild_id": guild_id, "plan_id": loaded.plan_id, "week": week}
+        if conn.execute(_ACTIVE_WEEK, {**key, "user_id": user_id}).rowcount == 1:
+            conn.execute(_COUNT_WEEK, {**key, "members": 1})  # their first change on the track this week
 
 
 async def apply_changes(
@@ -578,8 +588,8 @@ async def seed_members(db: Database, guild_id: int, members: Mapping[int, Sequen
 
     def write(conn: Connection) -> None:
         if summaries:
-            conn.execute(_upsert_summaries(), summaries)
+            conn.execute(_UPSERT_SUMMARIES, summaries)
         if steps:
-            conn.execute(_upsert_steps(), steps)
+            conn.execute(_UPSERT_STEPS, steps)
 
     await db.run_sync(write)
