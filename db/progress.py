@@ -406,9 +406,9 @@ def _record_insights(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: d
     _bump_durations(conn, guild_id, loaded.plan_id, deltas)
     if plan.history:
         week = monday_of(local_date(now, loaded.tz))
-        key: dict[str, object] = {"guild_id": guild_id, "plan_id": loaded.plan_id, "week": week}
-        if conn.execute(_ACTIVE_WEEK, {**key, "user_id": user_id}).rowcount == 1:
-            conn.execute(_COUNT_WEEK, {**key, "members": 1})  # their first change on the track this week
+        this_week: dict[str, object] = {"guild_id": guild_id, "plan_id": loaded.plan_id, "week": week}
+        if conn.execute(_ACTIVE_WEEK, {**this_week, "user_id": user_id}).rowcount == 1:
+            conn.execute(_COUNT_WEEK, {**this_week, "members": 1})  # their first change on the track this week
 
 
 async def apply_changes(
