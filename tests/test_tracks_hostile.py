@@ -20,7 +20,7 @@ from db.progress import load_member
 from db.tables import plans
 from tests.community_support import add_admin, bot_of, mark_done
 from tests.conftest import World
-from tests.helpers import assert_user_error, dms, embed_text, message_text, tick
+from tests.helpers import assert_user_error, dms, embed_text, labels, message_text, tick
 from tests.store_faults import refuse_writes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -236,7 +236,12 @@ async def test_members_on_a_plan_that_no_longer_parses_are_told_and_nothing_is_m
     seen = await bob.slash(world.channel, "progress", member=alice)
     assert_user_error(env, seen, "can't be read right now")
     await tick(env, datetime(2026, 1, 2, 9, tzinfo=UTC))
-    assert dms(alice) == []  # no reminder naming a step of another plan
+    [dm] = dms(alice)  # the reminder says what is wrong; it names no step of another plan, and is not paused
+    assert "Your track **Frontend** can't be read right now" in message_text(dm)
+    assert "Mark done" not in labels(dm)
+    assert "1. Understand" not in message_text(dm)
+    status = await alice.slash(world.channel, "remind status")
+    assert "Paused" not in embed_text(status)
     # nobody else is affected
     done = await bob.slash(world.channel, "done")
     assert "Step 2 done" in embed_text(done)
