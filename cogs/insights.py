@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -18,9 +19,10 @@ from bot.app import StepwiseBot
 from bot.domain.errors import UserError
 from bot.domain.tracks import Track
 from bot.services import insights as service
+from bot.services.membership import member_left
 from bot.ui.components import AnsweredView
 from bot.ui.insights_views import CHART_FILENAME, chart_wanted, insights_chart, insights_embed
-from bot.ui.names import member_names
+from bot.ui.names import LEFT, member_names
 from bot.ui.track_views import track_choices
 from db.settings import get_guild_timezone
 
@@ -158,6 +160,11 @@ class Insights(commands.Cog):
         report = await service.report(self.bot.db, guild.id, chosen, now, tz)
         shown = report.insights.stalled.shown
         names = await member_names(guild, [s.user_id for s in shown], escaped=False)
+        gone = {user_id for user_id, name in names.items() if name == LEFT}
+        if gone:  # Discord says they left (the bot hears no leaves without the members intent): off the
+            for user_id in gone:  # boards and never nudged, as members who left are
+                await member_left(self.bot.db, guild.id, user_id, now)
+            report = replace(report, nudgeable=tuple(s for s in report.nudgeable if s.user_id not in gone))
         embed = insights_embed(report.insights, track_name=chosen.name, names=names,
                                with_chart=chart_wanted(report.insights))
         if report.hidden_stalled:

@@ -89,7 +89,7 @@ class DiscordSender(DiscordMembers):
         try:
             content = DmContent(message.guild_id, guild.name if guild else "your server", message.user_id,
                                 message.kind, message.for_date, message.schedule, message.step, message.done,
-                                message.streak, message.plan_id, message.track_name)
+                                message.streak, message.plan_id, message.track_name, message.unavailable)
             lead, embed, view = reminder_dm(message.plan or self.bot.plan, content)
         except Exception as error:
             raise Unbuildable(str(error)) from error

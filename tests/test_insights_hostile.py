@@ -15,6 +15,7 @@ from bot.domain.insights import nudge_nonce
 from bot.domain.progress import Status
 from bot.domain.timeutil import local_date, monday_of
 from db.insights import claim_nudge, nudge_states
+from db.membership import away_since
 from db.progress import StepChange, apply_changes
 from tests.community_support import add_admin, bot_of
 from tests.conftest import World
@@ -137,3 +138,22 @@ async def test_a_network_error_for_one_member_is_recorded_and_the_others_are_nud
     assert states == {alice.id: "sent", bob.id: "failed", carol.id: "sent"}
     assert "1 could not be reached right now" in pressed.followups[-1].content
     env.errors.clear()
+
+
+async def test_a_stalled_member_who_left_the_server_is_not_nudged(env: simcord.Env, world: World,
+                                                                  admin: simcord.MemberActor) -> None:
+    """Without the members intent the bot hears of no one leaving; /insights looks their names up, and one who
+    is gone is marked away (off the boards) and left out of the Nudge."""
+    alice, bob, _carol = world.members
+    await stall(env, world, alice, 1)
+    await stall(env, world, bob, 1)
+    world.guild.remove_member(bob)
+    await env.settle()
+    report = await admin.slash(world.channel, "insights")
+    assert "a member who left" in embed_text(report)
+    assert button_labels(report.response) == ["Nudge 1 stalled member"]
+    await admin.click(report.response, label="Nudge 1 stalled member")
+    await env.settle()
+    assert len(dms(alice)) == 1
+    assert dms(bob) == []
+    assert await away_since(bot_of(env).db, world.guild.id, bob.id) is not None

@@ -20,7 +20,7 @@ from db.progress import load_member
 from db.tables import plans
 from tests.community_support import add_admin, bot_of, mark_done
 from tests.conftest import World
-from tests.helpers import assert_user_error, dms, embed_text, message_text, tick
+from tests.helpers import assert_user_error, dms, embed_text, labels, message_text, tick
 from tests.store_faults import refuse_writes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -236,7 +236,12 @@ async def test_members_on_a_plan_that_no_longer_parses_are_told_and_nothing_is_m
     seen = await bob.slash(world.channel, "progress", member=alice)
     assert_user_error(env, seen, "can't be read right now")
     await tick(env, datetime(2026, 1, 2, 9, tzinfo=UTC))
-    assert dms(alice) == []  # no reminder naming a step of another plan
+    [dm] = dms(alice)  # the reminder says what is wrong; it names no step of another plan, and is not paused
+    assert "Your track **Frontend** can't be read right now" in message_text(dm)
+    assert "Mark done" not in labels(dm)
+    assert "1. Understand" not in message_text(dm)
+    status = await alice.slash(world.channel, "remind status")
+    assert "Paused" not in embed_text(status)
     # nobody else is affected
     done = await bob.slash(world.channel, "done")
     assert "Step 2 done" in embed_text(done)
@@ -389,3 +394,20 @@ async def test_a_reminders_mark_done_after_switching_tracks_or_after_its_step_wa
     assert "Step 6 is no longer in the plan" in gone.response.content
     card = await alice.slash(world.channel, "progress")
     assert "**5/5**" in embed_text(card)
+
+
+async def test_completing_every_phase_of_a_500_phase_plan_at_once_is_announced(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    """An import (or a burst of /done) can complete every phase of an uploaded plan at once: 500 phase numbers
+    passed Discord's 2,000 characters for a message, and the announcement was refused."""
+    text = "# Many\n" + "".join(f"## Phase {i}\n- [ ] {i}. Step {i} (Do {i})\n" for i in range(1, 501))
+    await admin.click((await upload(admin, world, text.encode(), name="Many")).response, label="Confirm")
+    hall = world.guild.create_text_channel("hall")
+    await admin.slash(world.channel, "config milestones", channel=hall)
+    await world.alice.slash(world.channel, "track join", name="Many")
+    skipped = [2, 7, 9]  # not done: phases 2, 7 and 9 are not completed
+    await mark_done(env, world.guild.id, world.alice.id, [n for n in range(1, 501) if n not in skipped], T0,
+                    dispatch=True)
+    [announcement] = [m for m in hall.history() if m.author.bot]
+    assert "completed 497 phases of **Many** at once: 1, 3–6, 8, 10–500!" in announcement.content
+    assert "milestone_post" not in (await get_settings(bot_of(env).db, world.guild.id)).failures

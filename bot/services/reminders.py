@@ -42,7 +42,7 @@ from bot.domain.reminders import (
 )
 from bot.domain.sharding import Ownership
 from bot.domain.timeutil import local_date
-from bot.domain.tracks import Track
+from bot.domain.tracks import Track, TrackUnavailable
 from bot.services.tracks import TrackCatalog
 from db import reminders as store
 from db.database import Database
@@ -89,6 +89,7 @@ class ReminderMessage:
     plan: Plan | None = None  # the member's track's plan (None: the dispatcher's plan)
     plan_id: int = 0  # the member's track (0: the bundled plan)
     track_name: str | None = None  # named in the DM when it is a server's own plan
+    unavailable: str | None = None  # the member's track cannot be used: why (TrackUnavailable), instead of a step
 
 
 class Sender(Protocol):
@@ -143,7 +144,7 @@ class ReminderDispatcher:
         self._stopped = False
         self.online_since: datetime | None = None  # start of the current stretch of ticks without a gap
         self._ticked_until: datetime | None = None
-        self._tracks: dict[tuple[int, int], Track | None] = {}
+        self._tracks: dict[tuple[int, int], Track | TrackUnavailable] = {}
         self._last_prune: str | None = None
 
     def stop(self) -> None:
@@ -269,8 +270,11 @@ class ReminderDispatcher:
         reminder, delivery = job.reminder, job.delivery
         tz = reminder.schedule.tz
         track = self._tracks.get((reminder.guild_id, reminder.user_id)) if self.tracks is not None else None
-        if self.tracks is not None and track is None:  # their track's plan cannot be read (or was removed): no
-            raise ValueError("the member's track cannot be read")  # DM naming another plan's step; paused
+        if isinstance(track, TrackUnavailable):  # their track's plan cannot be read or was removed: the DM says
+            # so (and how to go on) instead of naming a step of another plan; nothing is paused
+            return ReminderMessage(reminder.guild_id, reminder.user_id, delivery.kind or DeliveryKind.DAILY,
+                                   job.claim.for_date, reminder.schedule, None, 0, Streak(0, 0), self.plan,
+                                   track.plan_id, track.name, unavailable=track.message)
         plan = track.plan if track is not None else self.plan
         step = current_step(plan, states)
         done_times = [s.done_at for s in states.values() if s.status is Status.DONE and s.done_at]

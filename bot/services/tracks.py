@@ -97,10 +97,14 @@ class TrackCatalog:
         track = await self.get(guild_id, plan_id)
         if track is not None:
             return track
+        raise await self._unavailable(guild_id, plan_id)
+
+    async def _unavailable(self, guild_id: int, plan_id: int) -> TrackUnavailable:
+        """Why the plan a member is on cannot be used: removed, or its stored Markdown does not parse."""
         row = await tracks_db.get_plan(self.db, guild_id, plan_id)
         if row is None or row.removed_at is not None:
-            raise TrackUnavailable(plan_id, row.name if row else "a removed track", removed=True)
-        raise TrackUnavailable(plan_id, row.name)
+            return TrackUnavailable(plan_id, row.name if row else "a removed track", removed=True)
+        return TrackUnavailable(plan_id, row.name)
 
     async def unreadable(self, guild_id: int) -> list[tracks_db.PlanRow]:
         """The server's plans (not removed) whose stored Markdown no longer parses, for admins to repair."""
@@ -123,13 +127,14 @@ class TrackCatalog:
         """The track of a stored plan id (a button made earlier): the bundled plan when it is gone."""
         return await self.get(guild_id, plan_id) or self.bundled
 
-    async def for_members(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Track | None]:
+    async def for_members(self, keys: Sequence[tuple[int, int]]
+                          ) -> dict[tuple[int, int], Track | TrackUnavailable]:
         """(guild, user) -> the member's track, for many members at once (the reminder tick): one query per
-        server, plans read once per (server, plan). None for a member whose track cannot be read or was removed
-        (`current` raises TrackUnavailable for them)."""
+        server, plans read once per (server, plan). For a member whose track cannot be read or was removed, the
+        TrackUnavailable that `current` raises for them."""
         stored = await tracks_db.member_plans(self.db, keys)
-        resolved: dict[tuple[int, int], Track | None] = {}
-        found: dict[tuple[int, int], Track | None] = {}
+        resolved: dict[tuple[int, int], Track | TrackUnavailable] = {}
+        found: dict[tuple[int, int], Track | TrackUnavailable] = {}
         defaults: dict[int, int] = {}
         for guild_id, user_id in keys:
             plan_id = stored.get((guild_id, user_id))
@@ -138,7 +143,8 @@ class TrackCatalog:
                     defaults[guild_id] = await tracks_db.default_plan(self.db, guild_id)
                 plan_id = defaults[guild_id]
             if (guild_id, plan_id) not in resolved:
-                resolved[(guild_id, plan_id)] = await self.get(guild_id, plan_id)
+                resolved[(guild_id, plan_id)] = (await self.get(guild_id, plan_id)
+                                                 or await self._unavailable(guild_id, plan_id))
             found[(guild_id, user_id)] = resolved[(guild_id, plan_id)]
         return found
 

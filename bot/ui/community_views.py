@@ -14,6 +14,7 @@ from bot.domain.plan import Phase, Plan, Step
 from bot.domain.timeutil import Period, period_start
 from bot.ui.names import names_for_mentions, unknown_label
 from bot.ui.pager import Page
+from bot.ui.plan_admin_views import number_ranges
 from bot.ui.plan_views import BRAND, SUCCESS, escape
 
 BOARD_TITLE = "🏆 Leaderboard"  # the scheduled post's title: how a retry recognises a post already made
@@ -248,12 +249,19 @@ def scheduled_post_embeds(first: discord.Embed, tracks: Sequence[tuple[str, int,
     return embeds
 
 
+MILESTONE_NUMBERS = 600  # characters of phase numbers listed one by one in an announcement
+
+
 def milestone_text(user_id: int, phases: Sequence[Phase], plan: Plan, finished: bool, *,
                    track: str | None = None) -> str:
     """The announcement; `track` names the track when the server offers several (the phases are its own)."""
     of = f" of **{escape(track)}**" if track else ""
     if len(phases) > 3:  # an import can complete many at once: one line keeps the message short
+        # An uploaded plan may have 500 phases: past a few dozen, their numbers as ranges ("1–500"), so the
+        # message stays within Discord's 2,000 characters (the announcement was refused).
         numbers = ", ".join(str(p.number) for p in phases)
+        if len(numbers) > MILESTONE_NUMBERS:
+            numbers = number_ranges([p.number for p in phases], limit=60)
         lines = [f"🎉 <@{user_id}> completed {len(phases)} phases{of} at once: {numbers}!"]
     else:
         lines = [f"🎉 <@{user_id}> completed phase {p.number}{of}: **{escape(p.name)}** (steps {p.range_label})!"

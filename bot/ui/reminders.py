@@ -70,6 +70,7 @@ class DmContent:
     streak: Streak
     plan_id: int = 0  # the member's track (0: the bundled plan)
     track_name: str | None = None  # a server's own plan: named in the DM
+    unavailable: str | None = None  # the member's track cannot be used: why (shown instead of a step)
 
 
 def reminder_dm(plan: Plan, content: DmContent) -> tuple[str, discord.Embed, discord.ui.View]:
@@ -84,6 +85,13 @@ def reminder_dm(plan: Plan, content: DmContent) -> tuple[str, discord.Embed, dis
     if content.track_name:
         lead += f" · track **{escape(content.track_name)}**"
     step = content.step
+    if content.unavailable is not None:
+        embed = discord.Embed(title="⚠️ Your track can't be used right now", colour=PAUSED,
+                              description=content.unavailable[:4096])
+        embed.set_footer(text=f"{content.guild_name} · {content.schedule.describe()} · "
+                              "turn off with /remind off in the server"[:2048])
+        return lead, embed, reminder_buttons(content.guild_id, content.user_id, 0, content.for_date,
+                                             content.plan_id)
     if step is None:
         embed = discord.Embed(title=f"🎉 You have finished all {plan.total} steps", colour=SUCCESS,
                               description="Nothing left to remind you of. Stop these reminders below, or keep "
