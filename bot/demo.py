@@ -61,6 +61,7 @@ class DemoMember:
     tz: str = SERVER_TZ
     reminder: bool = True  # a daily reminder at 09:00 in `tz`
     keen: int = 2  # of 3 reminder DMs, how many this member answers with "Mark done" when time moves
+    idle: int = 0  # days since their last step: more than 14 and /insights lists them as stalled
 
 
 DEMO_MEMBERS = (
@@ -68,14 +69,14 @@ DEMO_MEMBERS = (
     DemoMember("grace", done=23, in_progress=24, skipped=(20,), keen=3),  # finishes phase 7 on her next DM
     DemoMember("linus", done=12, in_progress=13, tz="Europe/Helsinki"),
     DemoMember("margaret", done=41, tz="America/New_York", keen=3),  # finishes phase 11 on her next DM
-    DemoMember("ken", done=4, tz="America/Los_Angeles"),
+    DemoMember("ken", done=4, tz="America/Los_Angeles", idle=20),
     DemoMember("barbara", done=33, tz="America/Chicago"),
     DemoMember("dennis", done=29, in_progress=30),
     DemoMember("radia", done=18, tz="Asia/Kolkata"),
     DemoMember("guido", done=37, tz="Europe/Amsterdam"),
-    DemoMember("frances", done=9, tz="America/Toronto"),
+    DemoMember("frances", done=9, tz="America/Toronto", idle=16),
     DemoMember("edsger", done=26, tz="Europe/Amsterdam", keen=1),
-    DemoMember("hedy", done=7, tz="Europe/Vienna"),
+    DemoMember("hedy", done=7, tz="Europe/Vienna", idle=31),
     DemoMember("alan", done=21, tz="Europe/London"),
     DemoMember("sophie", done=15, tz="Europe/London"),
     DemoMember("yukihiro", done=31, tz="Asia/Tokyo"),
@@ -156,19 +157,19 @@ def offline_assets(bot_user_id: int) -> dict[str, tuple[str, bytes]]:
 
 
 async def seed_progress(bot: StepwiseBot, guild_id: int, user_id: int, member: DemoMember, now: datetime) -> None:
-    """Give a demo member a believable history: steps done over the past weeks, a few per day."""
-    changes: list[StepChange] = []
-    days = max(1, member.done // 2)
+    """Give a demo member a believable history: steps done over the past weeks, a few per day, each written at
+    its own moment (so /insights has durations, active weeks and, for idle members, someone stalled)."""
+    days = max(1, member.done // 2) * 3
+    last = now - timedelta(days=member.idle)
     for index, number in enumerate(range(1, member.done + 1)):
-        if number in member.skipped:
-            changes.append(StepChange(number, Status.SKIPPED))
-            continue
-        when = now - timedelta(days=days - index * days / max(member.done, 1), hours=index % 5)
-        changes.append(StepChange(number, Status.DONE, done_at=when))
+        when = last - timedelta(days=days - index * days / max(member.done, 1), hours=index % 5)
+        change = StepChange(number, Status.SKIPPED) if number in member.skipped else \
+            StepChange(number, Status.DONE, done_at=when)
+        await apply_changes(bot.db, guild_id, user_id, [change], when, default_tz=bot.settings.tz,
+                            record_history=False)
     if member.in_progress:
-        changes.append(StepChange(member.in_progress, Status.IN_PROGRESS))
-    if changes:
-        await apply_changes(bot.db, guild_id, user_id, changes, now, default_tz=bot.settings.tz, record_history=False)
+        await apply_changes(bot.db, guild_id, user_id, [StepChange(member.in_progress, Status.IN_PROGRESS)], now,
+                            default_tz=bot.settings.tz, record_history=False)
 
 
 async def build_world(env: Any, bot: StepwiseBot) -> tuple[Any, Any, list[Any]]:
