@@ -1,7 +1,8 @@
 """/insights and its Nudge button under hostile use (SimCord): members who change between the report and the
 press, a restart between a nudge's claim and its send, a network error for one member, an empty track.
 
-Every test here failed before the fix it was written with (see the commit that added it)."""
+Most tests here failed before the fix committed with them (`git log` names them); the others pin down
+behaviour that held up under the same attack."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Issue 11 under hostile use (SimCord): plans whose texts are Markdown, links and mentions, admins racing each
 other and the store, buttons that outlive what they were made for, stored plans that no longer parse.
 
-Every test here failed before the fix it was written with (see the commit that added it)."""
+Most tests here failed before the fix committed with them (`git log` names them); the others pin down
+behaviour that held up under the same attack."""
 
 from __future__ import annotations
 
