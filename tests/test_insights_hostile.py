@@ -1,7 +1,8 @@
 """/insights and its Nudge button under hostile use (SimCord): members who change between the report and the
 press, a restart between a nudge's claim and its send, a network error for one member, an empty track.
 
-Every test here failed before the fix it was written with (see the commit that added it)."""
+Most tests here failed before the fix committed with them (`git log` names them); the others pin down
+behaviour that held up under the same attack."""
 
 from __future__ import annotations
 
@@ -157,3 +158,23 @@ async def test_a_stalled_member_who_left_the_server_is_not_nudged(env: simcord.E
     assert len(dms(alice)) == 1
     assert dms(bob) == []
     assert await away_since(bot_of(env).db, world.guild.id, bob.id) is not None
+
+
+async def test_the_report_shows_an_admins_markdown_and_members_names_as_text(
+        env: simcord.Env, admin: simcord.MemberActor, world: World) -> None:
+    loud = "**Bold** @everyone `tick`"
+    text = f"# {loud}\n" + "".join(f"- [ ] {i}. {loud} {i} (Do {i})\n" for i in range(1, 5))
+    shown = await admin.slash(world.channel, "config plan upload", file=("l.md", text.encode()), name=loud)
+    await admin.click(shown.response, label="Confirm")
+    bot = bot_of(env)
+    track = await bot.tracks.find(world.guild.id, loud)
+    for i in range(3):
+        member = world.guild.add_member(env.create_user(f"__x{i}__ <@123456789012345678>"))
+        await bot.tracks.switch(world.guild.id, member.id, track, bot.clock(), default_tz=bot.settings.tz)
+        await stall(env, world, member, 1)
+    result = await admin.slash(world.channel, "insights", track=loud)
+    embed = result.response.embeds[0]
+    rendered = "\n".join([embed.title or "", embed.description or "", *(f"{f.name}\n{f.value}" for f in embed.fields)])
+    for raw in ("**Bold**", "@everyone", "`tick`", "__x0__", "<@123456789012345678>"):
+        assert raw not in rendered, (raw, rendered)
+    assert "Bold" in (embed.title or "")

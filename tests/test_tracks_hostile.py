@@ -1,7 +1,8 @@
 """Issue 11 under hostile use (SimCord): plans whose texts are Markdown, links and mentions, admins racing each
 other and the store, buttons that outlive what they were made for, stored plans that no longer parse.
 
-Every test here failed before the fix it was written with (see the commit that added it)."""
+Most tests here failed before the fix committed with them (`git log` names them); the others pin down
+behaviour that held up under the same attack."""
 
 from __future__ import annotations
 
@@ -411,3 +412,22 @@ async def test_completing_every_phase_of_a_500_phase_plan_at_once_is_announced(
     [announcement] = [m for m in hall.history() if m.author.bot]
     assert "completed 497 phases of **Many** at once: 1, 3–6, 8, 10–500!" in announcement.content
     assert "milestone_post" not in (await get_settings(bot_of(env).db, world.guild.id)).failures
+
+
+async def test_an_update_confirmed_after_another_admin_updated_then_removed_the_plan(
+        env: simcord.Env, world: World, admin: simcord.MemberActor) -> None:
+    other = add_admin(env, world, "grace")
+    await env.settle()
+    await admin.click((await upload(admin, world, FRONTEND, name="Frontend")).response, label="Confirm")
+    mine = await upload(admin, world, FRONTEND.replace(b"Page 1 ", b"Page one "), name="Frontend")
+    theirs = await upload(other, world, FRONTEND.replace(b"Page 2 ", b"Page two "), name="Frontend")
+    await other.click(theirs.response, label="Confirm")
+    late = await admin.click(mine.response, label="Confirm")
+    assert_user_error(env, late, "Someone updated that plan meanwhile (it is at version 2 now)")
+    gone = await other.slash(world.channel, "config plan remove", name="Frontend")
+    assert "is removed; nobody followed it" in gone.response.content
+    later = await admin.click(mine.response, label="Confirm")  # the buttons stay after a refusal
+    assert_user_error(env, later, "That plan was removed meanwhile; nothing was changed.")
+    assert await tracks_db.list_plans(bot_of(env).db, world.guild.id) == []
+    [row] = await tracks_db.list_plans(bot_of(env).db, world.guild.id, removed=True)
+    assert (row.version, "Page two" in row.source, "Page one" in row.source) == (2, True, False)

@@ -3,7 +3,8 @@ uploading at once, the plan limit raced, a member switching onto a plan while it
 retrying the same nudge claim. On PostgreSQL writers really run at once (READ COMMITTED, no process-local lock),
 so a transaction is held open by hand where the order matters, and released once the other one waits on it.
 
-Every test here failed before the fix it was written with (see the commit that added it)."""
+Most tests here failed before the fix committed with them (`git log` names them); the others pin down
+behaviour that held up under the same attack."""
 
 from __future__ import annotations
 

@@ -195,7 +195,7 @@ def insights_embed(insights: Insights, *, track_name: str, names: Mapping[int, s
     pass already escaped names: member_names(..., escaped=False)); a missing one shows as 'member …1234'.
     With `with_chart` and when `chart_wanted`, the embed shows the PNG attached as CHART_FILENAME."""
     track = escape(_short(track_name, 120))
-    embed = discord.Embed(title=_short(f"Insights · {track_name}", TITLE_LIMIT), colour=BRAND)
+    embed = discord.Embed(title=f"Insights · {track}"[:TITLE_LIMIT], colour=BRAND)
     if insights.members == 0:
         embed.description = (f"Nobody follows **{track}** yet. Once members mark steps, this shows where they "
                              "stop, how long each step takes, who is active each week and who is stuck.")

@@ -129,6 +129,19 @@ def overview_page(plan: Plan, done_per_phase: Sequence[tuple[Phase, int]], index
     return Page(embed, index, count)
 
 
+EMBED_TOTAL = 6000  # Discord's limit for all the text of one embed
+
+
+def _clip(text: str, limit: int) -> str:
+    """text within `limit` characters, ending in '…' when cut (never on a lone escaping backslash)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if (len(cut) - len(cut.rstrip("\\"))) % 2:
+        cut = cut[:-1]
+    return cut + "…"
+
+
 def search_page(plan: Plan, query: str, results: Sequence[Step], statuses: Mapping[int, Status],
                 index: int) -> Page:
     index, count, start = page_slice(len(results), index, RESULTS_PER_PAGE)
@@ -154,19 +167,6 @@ def search_page(plan: Plan, query: str, results: Sequence[Step], statuses: Mappi
         embed.add_field(name=name, value=_clip(f"{status}Exercise: {escape(step.exercise)}",
                                                min(1024, share - len(name))), inline=False)
     return Page(embed, index, count)
-
-
-EMBED_TOTAL = 6000  # Discord's limit for all the text of one embed
-
-
-def _clip(text: str, limit: int) -> str:
-    """text within `limit` characters, ending in '…' when cut (never on a lone escaping backslash)."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if (len(cut) - len(cut.rstrip("\\"))) % 2:
-        cut = cut[:-1]
-    return cut + "…"
 
 
 def step_choices(plan: Plan, current: str) -> list[discord.app_commands.Choice[int]]:
