@@ -69,14 +69,14 @@ DEMO_MEMBERS = (
     DemoMember("grace", done=23, in_progress=24, skipped=(20,), keen=3),  # finishes phase 7 on her next DM
     DemoMember("linus", done=12, in_progress=13, tz="Europe/Helsinki"),
     DemoMember("margaret", done=41, tz="America/New_York", keen=3),  # finishes phase 11 on her next DM
-    DemoMember("ken", done=4, tz="America/Los_Angeles", idle=20),
+    DemoMember("ken", done=4, tz="America/Los_Angeles", idle=20, keen=0),  # stalled: /insights can nudge
     DemoMember("barbara", done=33, tz="America/Chicago"),
     DemoMember("dennis", done=29, in_progress=30),
     DemoMember("radia", done=18, tz="Asia/Kolkata"),
     DemoMember("guido", done=37, tz="Europe/Amsterdam"),
-    DemoMember("frances", done=9, tz="America/Toronto", idle=16),
+    DemoMember("frances", done=9, tz="America/Toronto", idle=16, keen=0),
     DemoMember("edsger", done=26, tz="Europe/Amsterdam", keen=1),
-    DemoMember("hedy", done=7, tz="Europe/Vienna", idle=31),
+    DemoMember("hedy", done=7, tz="Europe/Vienna", idle=31, keen=0),
     DemoMember("alan", done=21, tz="Europe/London"),
     DemoMember("sophie", done=15, tz="Europe/London"),
     DemoMember("yukihiro", done=31, tz="Asia/Tokyo"),

@@ -252,8 +252,10 @@ def organiser(check: Check) -> None:
     check.shot("track-list")
 
     print("- /insights on the bundled plan (the demo members)", flush=True)
-    check.command("insights", expect="Insights · Backend",
-                  label="/insights")
+    check.command("insights", expect="Insights · Backend", label="/insights")
+    text = check.text()
+    assert "ken" in text, "the idle demo members are not listed as stalled"
+    assert "hedy" in text, "the idle demo members are not listed as stalled"
     time.sleep(0.5)
     check.shot("insights")
     check.command("track switch", {"name": "Back"}, pick={"name": "Backend"}, expect="Backend Learning Plan",
