@@ -37,8 +37,9 @@ from bot.ui.reminders import (
     when,
 )
 from db import reminders as store
-from db.progress import StepChange, apply_changes
+from db.progress import StepChange
 from db.settings import get_guild_timezone
+from db.track_reads import change_on_track
 
 log = logging.getLogger(__name__)
 
@@ -271,8 +272,10 @@ class Reminders(commands.GroupCog, group_name="remind", group_description="A dai
                 await send_ephemeral(interaction, f"Step {button.step} is no longer in the plan: "
                                                   "try `/plan next` in the server.")
                 return
-            result = await apply_changes(db, guild_id, user_id, [StepChange(step.number, Status.DONE)], now,
-                                         default_tz=self.bot.settings.tz)
+            mark = [StepChange(step.number, Status.DONE)]
+            # Only while the member is still on the DM's track: a switch landing now writes nothing.
+            result = await change_on_track(db, guild_id, user_id, lambda _member: mark, now,
+                                           plan_id=track.plan_id, default_tz=self.bot.settings.tz)
             if result.changed:
                 self.bot.dispatch("progress_changed", guild_id, user_id, result)
             await store.record_action(db, guild_id, user_id, button.day, "done")
