@@ -25,6 +25,7 @@ from bot.domain.plan_upload import (
     validate_upload,
 )
 
+TOO_BIG = "the file is 262,145 bytes (256.0 KB); a plan file is at most 262,144 bytes (256.0 KB)"
 BAD = b"\xe9"  # Latin-1 é, not UTF-8
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "example-plan.md"
 
@@ -82,11 +83,11 @@ def _padded_to(size: int) -> bytes:
 
 def test_max_bytes_passes_and_one_byte_more_is_refused_before_decoding() -> None:
     assert validate_upload(_padded_to(MAX_BYTES), "plan.md").total == 3
-    assert problems_of(_padded_to(MAX_BYTES + 1)) == [(0, "the file is 256.0 KB; a plan file is at most 256.0 KB")]
+    assert problems_of(_padded_to(MAX_BYTES + 1)) == [(0, TOO_BIG)]
     # Not decoded: bytes that are not UTF-8 in a file too big go unreported, and so does a bad structure.
-    too_big = b"\xff" + b"nonsense\n" * (MAX_BYTES // 9 + 1)
+    too_big = b"\xff" + b"nonsense\n" * (MAX_BYTES // 9) + b"n" * (MAX_BYTES % 9)
     assert problems_of(too_big, "plan.pdf") == [
-        (0, "the file is 256.0 KB; a plan file is at most 256.0 KB"),
+        (0, TOO_BIG),
         (0, "'plan.pdf' is not a Markdown file: the name should end in .md, .markdown or .txt"),
     ]
 

@@ -36,7 +36,9 @@ _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def _size(count: int) -> str:
-    return f"{count / 1024:.1f} KB" if count < 1024 * 1024 else f"{count / (1024 * 1024):.1f} MB"
+    """'262,145 bytes (256.0 KB)': the exact count, as a file that is a byte too big must not read '256 KB'."""
+    rounded = f"{count / 1024:.1f} KB" if count < 1024 * 1024 else f"{count / (1024 * 1024):.1f} MB"
+    return f"{count:,} bytes ({rounded})"
 
 
 def _control(text: str) -> str | None:

@@ -24,6 +24,7 @@ FIELD_VALUE = 1024
 EMBED_TOTAL = 6000
 PHASE_FIELDS = 2  # the preview lists phases in at most this many fields, then "… and N more phases"
 MAX_LISTED_NUMBERS = 40
+RETURNING = "Progress archived when a version removed these step numbers comes back."
 
 
 def clip(text: str, limit: int) -> str:
@@ -48,6 +49,11 @@ def number_ranges(numbers: Sequence[int], limit: int = MAX_LISTED_NUMBERS) -> st
     shown = ", ".join(f"{a}–{b}" if b > a + 1 else (f"{a}, {b}" if b == a + 1 else str(a)) for a, b in ranges[:limit])
     hidden = sum(b - a + 1 for a, b in ranges[limit:])
     return shown + (f" … (+{hidden} more)" if hidden else "")
+
+
+def steps_label(numbers: Sequence[int]) -> str:
+    """'Step 4' or 'Steps 3–5, 9'."""
+    return f"Step{'s' if len(numbers) != 1 else ''} {number_ranges(numbers)}"
 
 
 def _plural(count: int, word: str) -> str:
@@ -110,13 +116,13 @@ def _change_line(change: StepChange) -> str:
 
 def _removed_value(diff: PlanDiff, affected_members: int | None) -> str:
     if affected_members == 0:
-        note = "No member has progress on these steps."
+        note = "No member has progress on them."
     else:
-        who = ("Members' progress on these steps" if affected_members is None else
+        who = ("Members' progress on them" if affected_members is None else
                f"{_plural(affected_members, 'member')} {'has' if affected_members == 1 else 'have'} progress on "
-               "these steps. It")
+               "them. It")
         note = f"{who} is archived, not deleted, and comes back if a later version has the step numbers again."
-    return clip(f"Steps {number_ranges(diff.removed)}", FIELD_VALUE - len(note) - 1) + "\n" + note
+    return clip(steps_label(diff.removed), FIELD_VALUE - len(note) - 1) + "\n" + note
 
 
 def upload_preview_embed(plan: Plan, name: str, *, version: int, diff: PlanDiff | None,
@@ -152,28 +158,30 @@ def upload_preview_embed(plan: Plan, name: str, *, version: int, diff: PlanDiff 
         embed.add_field(name="First step", value=_step_value(plan.steps[0]), inline=False)
         if plan.total > 1:
             embed.add_field(name="Last step", value=_step_value(plan.steps[-1]), inline=False)
-        embed.set_footer(text="Members' progress is kept by step number.")
+        embed.set_footer(text="Upload a changed file under the same name later: it becomes a new version, and "
+                              "members keep their progress by step number.")
         return embed
 
     colour = WARNING if diff.removed and affected_members != 0 else BRAND
     embed = discord.Embed(title=clip(f"Update “{shown}” to version {version}?", EMBED_TITLE), colour=colour)
     if diff.unchanged:
         embed.description = clip(f"{outline}\nThis file has the same title, steps, exercises and phases as the "
-                                 f"current version: confirming changes nothing but the version number.",
-                                 EMBED_DESCRIPTION)
+                                 "current version: there is nothing to update.", EMBED_DESCRIPTION)
         return embed
     counts = [part for part, count in (
         (f"adds {_plural(len(diff.added), 'step')}", len(diff.added)),
         (f"removes {_plural(len(diff.removed), 'step')}", len(diff.removed)),
         (f"changes {_plural(len(diff.changed), 'step')}", len(diff.changed)),
     ) if count]
-    what = ", ".join(counts) if counts else "keeps every step as it is"
+    what = (", ".join(counts[:-1]) + " and " + counts[-1] if len(counts) > 1 else counts[0]) if counts else \
+        "keeps every step as it is"
     embed.description = clip(
         f"{outline}\nThis version {what}. Members keep their progress on the {_plural(diff.kept, 'step')} "
         "whose numbers stay. Nothing is saved until you press **Confirm**.", EMBED_DESCRIPTION)
     if diff.added:
         embed.add_field(name=f"Added: {_plural(len(diff.added), 'step')}",
-                        value=clip(f"Steps {number_ranges(diff.added)}", FIELD_VALUE), inline=False)
+                        value=clip(steps_label(diff.added), FIELD_VALUE - len(RETURNING) - 1) + "\n" + RETURNING,
+                        inline=False)
     if diff.removed:
         embed.add_field(name=f"Removed: {_plural(len(diff.removed), 'step')}",
                         value=_removed_value(diff, affected_members), inline=False)
@@ -192,9 +200,8 @@ def upload_preview_embed(plan: Plan, name: str, *, version: int, diff: PlanDiff 
             lines.append(f"{diff.old_phase_count} → {_plural(diff.new_phase_count, 'phase')}")
         lines += [clip(f"Phase {r.number}: {escape(r.old_name)} → {escape(r.new_name)}", 250)
                   for r in diff.renamed_phases]
-        if diff.regrouped_phases:
-            lines.append(f"Other steps in phase{'s' if len(diff.regrouped_phases) > 1 else ''} "
-                         f"{number_ranges(diff.regrouped_phases)}")
+        lines += [f"Phase {number} now has steps {plan.phase(number).range_label}"
+                  for number in diff.regrouped_phases]
         embed.add_field(name="Title and phases" if diff.title_changed else "Phases",
                         value=_lines_within(lines, FIELD_VALUE), inline=False)
     embed.set_footer(text="Progress is kept by step number: a step keeps its progress when its title changes.")
