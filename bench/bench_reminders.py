@@ -639,7 +639,7 @@ async def bench_processes(url: str) -> None:
 
 async def main(only: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        pg_urls, stop_pg = await pg_databases(3 if only in (None, "processes") else 2)
+        pg_urls, stop_pg = await pg_databases(3)
         try:
             if only == "processes":
                 if pg_urls:
