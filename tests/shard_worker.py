@@ -107,7 +107,7 @@ class Process:
 
         By default small chunks (7 claims a transaction) and batches (50 due rows a read) make many claim
         transactions, so two processes' claims meet often, and pacing is lifted (the fake Discord has no rate
-        limit); `paced` keeps the dispatcher's own window (40 requests a second)."""
+        limit); `paced` keeps the dispatcher's own window (its share of 40 requests a second)."""
         bot = create_bot(settings, interval_job=False)
         await bot.db.open()
         await bot.db.migrate()
@@ -222,7 +222,7 @@ def main() -> None:
     parser.add_argument("--pause-ms", type=float, default=3.0, help="each fake request takes 0 to this long")
     parser.add_argument("--chunk", type=int, default=7)
     parser.add_argument("--batch", type=int, default=50)
-    parser.add_argument("--paced", action="store_true", help="keep the dispatcher's 40 requests/s window")
+    parser.add_argument("--paced", action="store_true", help="keep the dispatcher's window (its share of 40/s)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format=f"[{args.name}] %(levelname)s %(message)s")
     logging.getLogger("discord").setLevel(logging.ERROR)  # no voice here: its start-up warnings are noise

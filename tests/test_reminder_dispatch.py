@@ -422,3 +422,9 @@ async def test_two_processes_ticking_the_same_instants_send_each_member_one_dm_a
     finally:
         await second.close()
         await first.close()
+
+
+def test_the_dispatcher_paces_at_its_processes_share_of_the_shards(db: Database, plan: Plan) -> None:
+    half = ReminderDispatcher(db, plan, FakeDiscord(), ownership=Ownership(8, (0, 1, 2, 3)))  # type: ignore[arg-type]
+    whole = ReminderDispatcher(db, plan, FakeDiscord())  # type: ignore[arg-type]
+    assert (half.window.rate, whole.window.rate) == (20, 40)

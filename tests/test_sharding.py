@@ -334,3 +334,18 @@ async def test_due_posts_and_stale_claims_are_only_the_owned_servers(db: Databas
     assert {c.guild_id for c in await stale_claims(db, attempted_before=later)} == set(guilds)
     assert {c.guild_id for c in await stale_claims(db, attempted_before=later, ownership=owned)} == {
         g for g in guilds if shard_of(g, 4) == 2}
+
+
+def test_a_process_paces_itself_at_its_share_of_the_bots_rate() -> None:
+    """Discord's global limit is per bot token: two processes with half the shards each used to pace at 40 a
+    second each, 79 a second together (bench_reminders), past the bot's 50. Each now takes its share."""
+    from bot.domain.reminders import SEND_RATE, send_rate_for
+    from bot.domain.sharding import Ownership
+
+    assert Ownership.everything().share == 1.0
+    assert Ownership(8, (0, 1, 2, 3)).share == 0.5
+    assert Ownership(8, tuple(range(8))).share == 1.0
+    assert send_rate_for(Ownership(8, (0, 1, 2, 3)).share) == SEND_RATE // 2
+    assert send_rate_for(Ownership(8, (4, 5, 6, 7)).share) + send_rate_for(0.5) <= SEND_RATE
+    assert send_rate_for(Ownership(64, (0,)).share) == 1  # never zero
+    assert send_rate_for(Ownership.everything().share) == SEND_RATE

@@ -317,6 +317,12 @@ def delivery_nonce(guild_id: int, user_id: int, for_date: date, slot: str) -> st
 # ---------------------------------------------------------------------------- pacing
 
 
+def send_rate_for(share: float) -> int:
+    """A process's pace for its share of the bot's shards: Discord's limit is per bot token, shared by all of the
+    bot's processes, so processes running half the shards each send at half of SEND_RATE (together, SEND_RATE)."""
+    return max(1, int(SEND_RATE * min(1.0, max(0.0, share))))
+
+
 class SendWindow:
     """At most `rate` sends in any `window` seconds: a sliding log of recent send times.
 

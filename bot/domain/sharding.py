@@ -110,6 +110,15 @@ class Ownership:
         """Whether this process serves every server (one process for the whole bot)."""
         return self.ids is None or self.count is None or len(self.ids) == self.count
 
+    @property
+    def share(self) -> float:
+        """The part of the bot's shards this process runs (1.0 for one process running every shard)."""
+        if self.owns_all:
+            return 1.0
+        assert self.count is not None
+        assert self.ids is not None
+        return len(self.ids) / self.count
+
     def owns(self, guild_id: int) -> bool:
         """Whether this process does the scheduled work of this server."""
         if self.owns_all:

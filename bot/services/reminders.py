@@ -39,6 +39,7 @@ from bot.domain.reminders import (
     delivery_nonce,
     delivery_slot,
     plan_delivery,
+    send_rate_for,
 )
 from bot.domain.sharding import Ownership
 from bot.domain.timeutil import local_date
@@ -135,7 +136,9 @@ class ReminderDispatcher:
         self.ownership = ownership or Ownership.everything()  # only these shards' servers' reminders
         self.plan = plan
         self.sender = sender
-        self.window = window or SendWindow()  # at most 40 requests a second, across ticks
+        # At most 40 requests a second across ticks, for the whole bot: a process running part of the shards takes
+        # its part of that (Discord's global limit is per bot token, shared by every process).
+        self.window = window or SendWindow(rate=send_rate_for(self.ownership.share))
         self.senders = senders
         self.chunk = chunk
         self.batch = batch
