@@ -113,7 +113,12 @@ class Announcements(commands.Cog):
         one that could not be given is tried again the next time the member completes that milestone. A hidden
         member gets no role (roles show in the member list); after showing again, the next completion gives it.
         """
-        track = await self.bot.tracks.current(guild_id, user_id)  # the change was made on the member's track
+        if not result.after.done - result.before.done:
+            return  # nothing newly done: nothing completed (no read on undo, skip, in-progress)
+        # The track the store wrote the change on: the bundled plan costs no read; an own plan one.
+        track = await self.bot.tracks.get(guild_id, result.plan_id)
+        if track is None:
+            return  # removed (or unreadable) since the change: its phases cannot be named
         plan = track.plan
         done = completions(plan, result.before.done, result.after.done)
         if not done.phases and not done.plan:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -292,7 +292,7 @@ def _write(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *
     summary = plan.summary
     if summary is None:  # nothing changed: the member is known from now on, nothing else is written
         ensure_member_sync(conn, guild_id, user_id, now)
-        return plan.result
+        return replace(plan.result, plan_id=loaded.plan_id)
     # The member row first (progress and history reference it), with its new summary.
     conn.execute(_UPSERT_SUMMARIES, {
         "guild_id": guild_id, "user_id": user_id, "done_count": summary.done_count,
@@ -327,7 +327,7 @@ def _write(conn: Connection, loaded: _Loaded, plan: ChangePlan, now: datetime, *
         conn.execute(_UPSERT_PERIODS, counted)
     if emptied:
         conn.execute(_DELETE_PERIOD, emptied)
-    return plan.result
+    return replace(plan.result, plan_id=loaded.plan_id)
 
 
 _SET_TOOK = (update(progress).where(progress.c.guild_id == _G, progress.c.user_id == _U,

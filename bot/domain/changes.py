@@ -38,6 +38,7 @@ class ChangeResult:
     before: MemberProgress
     after: MemberProgress
     changed: tuple[int, ...]  # steps whose stored state actually changed
+    plan_id: int = 0  # the track the change was made on (set by the store's write)
 
     def diffs(self, steps: Iterable[int]) -> list[StepDiff]:
         """Each of `steps` (in order of number) with its status before and after."""

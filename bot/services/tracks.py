@@ -123,10 +123,6 @@ class TrackCatalog:
         names = ", ".join(f"**{escape_text(t.name)}**" for t in offered)  # names admins and members typed: text
         raise UserError(f"There is no track called “{escape_text(name[:60])}” here. Tracks: {names}.")
 
-    async def by_id(self, guild_id: int, plan_id: int) -> Track:
-        """The track of a stored plan id (a button made earlier): the bundled plan when it is gone."""
-        return await self.get(guild_id, plan_id) or self.bundled
-
     async def for_members(self, keys: Sequence[tuple[int, int]]
                           ) -> dict[tuple[int, int], Track | TrackUnavailable]:
         """(guild, user) -> the member's track, for many members at once (the reminder tick): one query per
